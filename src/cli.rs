@@ -1,0 +1,292 @@
+//! The command line as clap sees it: types only, no behaviour. `config.rs` resolves these.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Diagnose a platform DNS-target outage and keep the app online through an emergency
+/// Cloudflare Worker proxy in front of its direct origin URL, then remove it cleanly.
+#[derive(Debug, Parser)]
+#[command(
+    name = "failover",
+    version,
+    propagate_version = true,
+    after_long_help = "\
+The incident, in four commands:
+  failover diagnose        what is broken? (exit 3 when there is an incident)
+  failover deploy-proxy    put the emergency Worker in front of the direct origin
+  failover status          is the proxy live, and is the platform healthy yet?
+  failover rollback        remove the proxy once the platform path works again
+
+Try it with no account:    failover drill
+
+Exit codes: 0 ok/healthy, 1 runtime failure, 2 usage or config error (nothing sent),
+3 incident found or verification failed, 4 refused for safety, 5 partially applied
+(re-run to converge), 130 interrupted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The config file [default: $FAILOVER_CONFIG, else ./failover.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Where the journal and local records live [default: .failover/ beside the config]
+    #[arg(long, global = true, value_name = "DIR", env = "FAILOVER_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Print exactly one JSON document on stdout; progress and prompts never go to stdout
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Assume yes to every confirmation
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+
+    /// Never prompt (implied when stdin is not a terminal or CI is set)
+    #[arg(long, global = true)]
+    pub no_input: bool,
+
+    /// More detail (repeatable)
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only the result and errors
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
+    /// When to use colour (NO_COLOR is honoured under auto)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the runbook's checks concurrently and say what is broken and what to do
+    #[command(after_long_help = "\
+Checks, all at once under one deadline ([probe].deadline_ms):
+  - the public host's CNAME chain and the platform DNS target on every resolver
+  - the public URL and each direct origin at health_path (and websocket_path)
+  - each [[compare]] environment, for the region/global scope
+  - the provider status pages
+Verdicts: healthy (exit 0); dns_target_failure, edge_failure -> deploy-proxy;
+origin_down, inconclusive -> escalate; proxy_active -> rollback when healthy (exit 3).
+
+Examples:
+  failover diagnose
+  failover diagnose --json | jq .verdict
+  failover diagnose --resolver 127.0.0.1:5353 --resolve api.example.com:443:127.0.0.1")]
+    Diagnose(DiagnoseArgs),
+
+    /// Render the Worker, plan against live Cloudflare state, confirm, apply (journaled), verify
+    #[command(name = "deploy-proxy", after_long_help = "\
+Needs CLOUDFLARE_API_TOKEN (or --api-token-file) with Workers Scripts Edit (account),
+Workers Routes Edit, DNS Edit and Zone Read (zone).
+
+Examples:
+  failover deploy-proxy --dry-run          show the plan and the diff, change nothing
+  failover deploy-proxy --yes --json       from CI
+  failover deploy-proxy --print-script     the Worker, for the dashboard or your own tooling")]
+    DeployProxy(DeployArgs),
+
+    /// Remove the emergency proxy once the platform path is healthy again (works from any machine)
+    #[command(after_long_help = "\
+Finds what deploy-proxy created from Cloudflare itself (the failover-managed tag and the
+state binding), so it needs nothing from the machine that deployed.
+Refuses (exit 4) while the platform path still fails, unless --force.")]
+    Rollback(RollbackArgs),
+
+    /// Is an emergency proxy live? Since when, which routes, and is the platform healthy yet
+    Status(StatusArgs),
+
+    /// Play the whole October 2025 incident on this machine, end to end, with no account
+    #[command(after_long_help = "\
+Stands up on loopback: a DNS server, the app's origin, a comparison environment, a sandbox
+Cloudflare API and an edge running the Worker in workerd; then breaks the DNS target and
+runs the real commands: diagnose, deploy-proxy, verify, recover, rollback.
+workerd comes from FAILOVER_WORKERD, PATH, or is installed once into the user cache with npm.")]
+    Drill(DrillArgs),
+
+    /// The incident timeline from the journal, for the postmortem (Markdown or JSON)
+    Report(ReportArgs),
+
+    /// The runbooks known: embedded defaults plus runbooks/ beside the config
+    #[command(subcommand)]
+    Runbook(RunbookCommand),
+
+    /// Write a commented failover.toml (asks when interactive; flags otherwise)
+    Init(InitArgs),
+
+    /// Print shell completions
+    Completions(CompletionsArgs),
+}
+
+/// Options that steer probes: shared by the commands that look at the platform path.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ProbeArgs {
+    /// Use this DNS resolver for every check, HTTP included (repeatable; replaces [dns].resolvers).
+    /// "system", "IP" or "IP:PORT"
+    #[arg(long = "resolver", value_name = "ADDR")]
+    pub resolvers: Vec<String>,
+
+    /// Pin HOST:PORT to ADDR, as curl does (repeatable)
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+}
+
+/// Options for talking to the Cloudflare API.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ApiArgs {
+    /// Read the API token from this file instead of CLOUDFLARE_API_TOKEN
+    #[arg(long, value_name = "PATH")]
+    pub api_token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+
+    /// Use this runbook (a name, or a path to a runbook file)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub runbook: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// Print the plan of API calls and the diff against live state; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print the rendered Worker script to stdout and touch nothing
+    #[arg(long, conflicts_with = "dry_run")]
+    pub print_script: bool,
+
+    /// Render from this template instead of the embedded one
+    #[arg(long, value_name = "PATH")]
+    pub template: Option<PathBuf>,
+
+    /// Take over a route for our pattern that another script owns
+    #[arg(long)]
+    pub force: bool,
+
+    /// Skip verification through the public URL after applying
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// Print the plan; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Roll back even though the platform path still fails
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// The workerd binary to run the Worker in [env: FAILOVER_WORKERD]
+    #[arg(long, value_name = "PATH")]
+    pub workerd: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format (--json implies json)
+    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+    pub format: ReportFormat,
+
+    /// Write to this file instead of stdout
+    #[arg(long, short = 'o', value_name = "PATH")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunbookCommand {
+    /// List the runbooks known, embedded and your own
+    List(RunbookListArgs),
+    /// Show one runbook as Markdown, ready for a wiki
+    Show(RunbookShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookListArgs {
+    /// Also read this runbook file (overrides by id)
+    #[arg(long, value_name = "PATH")]
+    pub runbook: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunbookShowArgs {
+    /// The runbook's id (see `failover runbook list`)
+    pub name: String,
+    /// Also read this runbook file (overrides by id)
+    #[arg(long, value_name = "PATH")]
+    pub runbook: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The URL users hit, e.g. https://api.example.com
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// The direct platform URL, e.g. https://myapp-abc123.herokuapp.com (repeatable)
+    #[arg(long, value_name = "URL")]
+    pub origin: Vec<String>,
+    /// The Cloudflare zone (name or id)
+    #[arg(long, value_name = "ZONE")]
+    pub zone: Option<String>,
+    /// The Cloudflare account id
+    #[arg(long, value_name = "ID")]
+    pub account_id: Option<String>,
+    /// Overwrite an existing file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to generate completions for
+    pub shell: clap_complete::Shell,
+}

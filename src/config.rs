@@ -1,0 +1,672 @@
+//! Flags, environment and `failover.toml` resolved once into validated [`Settings`].
+//!
+//! Precedence everywhere: flag > environment > config file > default. clap's types stop here;
+//! everything after this module sees only `Settings`. A config error names the file, the line
+//! and the key, and exits 2 before anything is sent anywhere.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+use url::Url;
+
+use crate::cli::{ApiArgs, ProbeArgs};
+use crate::secret::ApiToken;
+
+pub const DEFAULT_CONFIG: &str = "failover.toml";
+pub const DEFAULT_API_BASE: &str = "https://api.cloudflare.com/client/v4";
+pub const DEFAULT_RESOLVERS: [&str; 4] = ["system", "1.1.1.1", "8.8.8.8", "9.9.9.9"];
+
+/// A configuration mistake, located so that the user can fix it without guessing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The file, or a pseudo-source such as `--resolver` or `CLOUDFLARE_API_BASE_URL`.
+    pub source_name: String,
+    pub line: Option<usize>,
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: ", self.source_name, line)?,
+            None => write!(f, "{}: ", self.source_name)?,
+        }
+        if self.key.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "`{}`: {}", self.key, self.message)
+        }
+    }
+}
+
+impl ConfigError {
+    fn flag(flag: &str, message: impl Into<String>) -> Self {
+        ConfigError {
+            source_name: flag.to_owned(),
+            line: None,
+            key: String::new(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The environment variables failover reads, captured once so resolution is a pure function.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub config: Option<String>,
+    pub api_token: Option<String>,
+    pub account_id: Option<String>,
+    pub api_base: Option<String>,
+    pub workerd: Option<String>,
+    pub ci: bool,
+    pub no_color: bool,
+}
+
+impl Env {
+    pub fn capture() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Env {
+            config: var("FAILOVER_CONFIG"),
+            api_token: var("CLOUDFLARE_API_TOKEN"),
+            account_id: var("CLOUDFLARE_ACCOUNT_ID"),
+            api_base: var("CLOUDFLARE_API_BASE_URL"),
+            workerd: var("FAILOVER_WORKERD"),
+            ci: var("CI").is_some_and(|v| v != "false" && v != "0"),
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as written.
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub service: Option<Spanned<FileService>>,
+    #[serde(default)]
+    pub dns: FileDns,
+    #[serde(default)]
+    pub probe: FileProbe,
+    #[serde(default)]
+    pub compare: Vec<Spanned<FileCompare>>,
+    #[serde(default)]
+    pub status_pages: BTreeMap<String, Spanned<String>>,
+    #[serde(default)]
+    pub cloudflare: FileCloudflare,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileService {
+    pub name: Option<Spanned<String>>,
+    pub public_url: Option<Spanned<String>>,
+    pub origin: Option<Spanned<OneOrMany>>,
+    pub health_path: Option<Spanned<String>>,
+    pub dns_target: Option<Spanned<String>>,
+    pub websocket_path: Option<Spanned<String>>,
+    pub runbook: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileDns {
+    pub resolvers: Option<Spanned<Vec<String>>>,
+    pub timeout_ms: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileProbe {
+    pub timeout_ms: Option<Spanned<i64>>,
+    pub deadline_ms: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCompare {
+    pub name: Spanned<String>,
+    pub public_url: Option<Spanned<String>>,
+    pub origin: Option<Spanned<String>>,
+    pub region: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileCloudflare {
+    pub account_id: Option<Spanned<String>>,
+    pub zone: Option<Spanned<String>>,
+}
+
+/// A parsed file and the text it came from, so later errors can still name a line.
+pub struct LoadedFile {
+    pub path: PathBuf,
+    text: String,
+    pub raw: FileConfig,
+}
+
+impl LoadedFile {
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: path.display().to_string(),
+            line: None,
+            key: String::new(),
+            message: if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file; run `failover init` to write one, or pass --config PATH".to_owned()
+            } else {
+                format!("cannot read it: {e}")
+            },
+        })?;
+        Self::parse(path, text)
+    }
+
+    pub fn parse(path: &Path, text: String) -> Result<Self, ConfigError> {
+        let raw: FileConfig = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| line_of(&text, s.start));
+            ConfigError {
+                source_name: path.display().to_string(),
+                line,
+                key: key_of_toml_error(&e),
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        Ok(LoadedFile {
+            path: path.to_owned(),
+            text,
+            raw,
+        })
+    }
+
+    fn err(&self, span: Option<std::ops::Range<usize>>, key: &str, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            source_name: self.path.display().to_string(),
+            line: span.map(|s| line_of(&self.text, s.start)),
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// toml names unknown keys in its message; pull the key out so the error reads `key: ...`.
+fn key_of_toml_error(e: &toml::de::Error) -> String {
+    let msg = e.message();
+    msg.split('`').nth(1).filter(|_| msg.starts_with("unknown field")).unwrap_or("").to_owned()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The settings everything else uses.
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The config file read, if any.
+    pub config_path: Option<PathBuf>,
+    pub service: Service,
+    pub dns: DnsSettings,
+    pub probe: ProbeSettings,
+    pub compare: Vec<Compare>,
+    pub status_pages: Vec<StatusPage>,
+    pub cloudflare: CloudflareSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub public_url: Url,
+    /// Never empty; the first is the primary.
+    pub origins: Vec<Url>,
+    pub health_path: String,
+    pub dns_target: Option<String>,
+    pub websocket_path: Option<String>,
+    pub runbook: Option<String>,
+}
+
+impl Service {
+    /// The public host, lowercase, without port.
+    pub fn public_host(&self) -> &str {
+        self.public_url.host_str().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolverSpec {
+    /// The system's configuration (/etc/resolv.conf).
+    System,
+    Addr(SocketAddr),
+}
+
+impl fmt::Display for ResolverSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResolverSpec::System => f.write_str("system"),
+            ResolverSpec::Addr(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+impl ResolverSpec {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("system") {
+            return Ok(ResolverSpec::System);
+        }
+        if let Ok(ip) = s.parse::<IpAddr>() {
+            return Ok(ResolverSpec::Addr(SocketAddr::new(ip, 53)));
+        }
+        s.parse::<SocketAddr>().map(ResolverSpec::Addr).map_err(|_| {
+            format!(
+                "{:?} is not a resolver: use \"system\", an IP address (1.1.1.1) or IP:PORT (127.0.0.1:5353, [::1]:53)",
+                crate::ui::sanitize(s)
+            )
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DnsSettings {
+    pub resolvers: Vec<ResolverSpec>,
+    pub timeout: Duration,
+}
+
+/// A curl-style `--resolve HOST:PORT:ADDR` pin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pin {
+    pub host: String,
+    pub port: u16,
+    pub addr: IpAddr,
+}
+
+impl Pin {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "{:?} is not HOST:PORT:ADDR (e.g. api.example.com:443:127.0.0.1)",
+                crate::ui::sanitize(s)
+            )
+        };
+        let mut parts = s.splitn(3, ':');
+        let (host, port, addr) = (
+            parts.next().ok_or_else(bad)?,
+            parts.next().ok_or_else(bad)?,
+            parts.next().ok_or_else(bad)?,
+        );
+        let addr = addr.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() || !is_hostname(host) {
+            return Err(bad());
+        }
+        Ok(Pin {
+            host: host.to_ascii_lowercase(),
+            port: port.parse().map_err(|_| bad())?,
+            addr: addr.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    pub timeout: Duration,
+    pub deadline: Duration,
+    pub pins: Vec<Pin>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Compare {
+    pub name: String,
+    pub public_url: Option<Url>,
+    pub origin: Option<Url>,
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StatusPage {
+    pub name: String,
+    pub url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct CloudflareSettings {
+    pub account_id: Option<String>,
+    pub zone: Option<String>,
+    pub api_base: Url,
+    pub token: Option<ApiToken>,
+}
+
+impl Settings {
+    /// Resolve a parsed file plus flags and environment into settings, or say what is wrong.
+    pub fn resolve(
+        file: &LoadedFile,
+        env: &Env,
+        probe: &ProbeArgs,
+        api: &ApiArgs,
+    ) -> Result<Settings, ConfigError> {
+        let raw = &file.raw;
+        let Some(service) = &raw.service else {
+            return Err(file.err(None, "service", "missing the [service] table (public_url and origin)"));
+        };
+        let service_span = service.span();
+        let service = service.get_ref();
+
+        let public_url = match &service.public_url {
+            Some(v) => parse_url(v.get_ref()).map_err(|m| file.err(Some(v.span()), "service.public_url", m))?,
+            None => return Err(file.err(Some(service_span.clone()), "service.public_url", "missing; the URL users hit, e.g. \"https://api.example.com\"")),
+        };
+        if public_url.path() != "/" || public_url.query().is_some() {
+            let span = service.public_url.as_ref().map(|v| v.span());
+            return Err(file.err(span, "service.public_url", "must be scheme, host and optional port only (no path or query)"));
+        }
+
+        let origins = match &service.origin {
+            Some(v) => {
+                let list = match v.get_ref() {
+                    OneOrMany::One(s) => vec![s.clone()],
+                    OneOrMany::Many(l) => l.clone(),
+                };
+                if list.is_empty() {
+                    return Err(file.err(Some(v.span()), "service.origin", "needs at least one URL"));
+                }
+                list.iter()
+                    .map(|s| parse_url(s).map_err(|m| file.err(Some(v.span()), "service.origin", m)))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            None => return Err(file.err(Some(service_span), "service.origin", "missing; the direct platform URL, e.g. \"https://myapp-abc123.herokuapp.com\"")),
+        };
+
+        let path_field = |v: &Option<Spanned<String>>, key: &str| -> Result<Option<String>, ConfigError> {
+            match v {
+                Some(p) if !p.get_ref().starts_with('/') || p.get_ref().chars().any(char::is_control) => {
+                    Err(file.err(Some(p.span()), key, "must be a path starting with \"/\""))
+                }
+                Some(p) => Ok(Some(p.get_ref().clone())),
+                None => Ok(None),
+            }
+        };
+        let health_path = path_field(&service.health_path, "service.health_path")?.unwrap_or_else(|| "/".to_owned());
+        let websocket_path = path_field(&service.websocket_path, "service.websocket_path")?;
+
+        let dns_target = match &service.dns_target {
+            Some(t) if is_hostname(t.get_ref()) => Some(t.get_ref().trim_end_matches('.').to_ascii_lowercase()),
+            Some(t) => return Err(file.err(Some(t.span()), "service.dns_target", "is not a host name")),
+            None => None,
+        };
+
+        let name = service
+            .name
+            .as_ref()
+            .map(|n| n.get_ref().clone())
+            .unwrap_or_else(|| public_url.host_str().unwrap_or("service").to_owned());
+
+        // DNS: the flag replaces the file's list.
+        let resolvers = if !probe.resolvers.is_empty() {
+            probe
+                .resolvers
+                .iter()
+                .map(|r| ResolverSpec::parse(r).map_err(|m| ConfigError::flag("--resolver", m)))
+                .collect::<Result<Vec<_>, _>>()?
+        } else if let Some(list) = &raw.dns.resolvers {
+            if list.get_ref().is_empty() {
+                return Err(file.err(Some(list.span()), "dns.resolvers", "needs at least one resolver"));
+            }
+            list.get_ref()
+                .iter()
+                .map(|r| ResolverSpec::parse(r).map_err(|m| file.err(Some(list.span()), "dns.resolvers", m)))
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            DEFAULT_RESOLVERS.iter().map(|r| ResolverSpec::parse(r).expect("default resolvers parse")).collect()
+        };
+
+        let millis = |v: &Option<Spanned<i64>>, key: &str, default: u64| -> Result<Duration, ConfigError> {
+            match v {
+                Some(ms) if (1..=600_000).contains(ms.get_ref()) => Ok(Duration::from_millis(*ms.get_ref() as u64)),
+                Some(ms) => Err(file.err(Some(ms.span()), key, "must be between 1 and 600000 milliseconds")),
+                None => Ok(Duration::from_millis(default)),
+            }
+        };
+        let dns = DnsSettings {
+            resolvers,
+            timeout: millis(&raw.dns.timeout_ms, "dns.timeout_ms", 2000)?,
+        };
+        let pins = probe
+            .resolve
+            .iter()
+            .map(|p| Pin::parse(p).map_err(|m| ConfigError::flag("--resolve", m)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let probe_settings = ProbeSettings {
+            timeout: millis(&raw.probe.timeout_ms, "probe.timeout_ms", 5000)?,
+            deadline: millis(&raw.probe.deadline_ms, "probe.deadline_ms", 10_000)?,
+            pins,
+        };
+
+        let mut compare = Vec::new();
+        for (i, c) in raw.compare.iter().enumerate() {
+            let key = |k: &str| format!("compare[{i}].{k}");
+            let c_span = c.span();
+            let c = c.get_ref();
+            let url_of = |v: &Option<Spanned<String>>, k: &str| -> Result<Option<Url>, ConfigError> {
+                v.as_ref()
+                    .map(|u| parse_url(u.get_ref()).map_err(|m| file.err(Some(u.span()), &key(k), m)))
+                    .transpose()
+            };
+            let public_url = url_of(&c.public_url, "public_url")?;
+            let origin = url_of(&c.origin, "origin")?;
+            if public_url.is_none() && origin.is_none() {
+                return Err(file.err(Some(c_span), &key("public_url"), "a [[compare]] needs public_url, origin, or both"));
+            }
+            compare.push(Compare {
+                name: c.name.get_ref().clone(),
+                public_url,
+                origin,
+                region: c.region.as_ref().map(|r| r.get_ref().clone()),
+            });
+        }
+
+        let status_pages = raw
+            .status_pages
+            .iter()
+            .map(|(name, u)| {
+                parse_url(u.get_ref())
+                    .map(|url| StatusPage { name: name.clone(), url })
+                    .map_err(|m| file.err(Some(u.span()), &format!("status_pages.{name}"), m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let cloudflare = resolve_cloudflare(
+            env,
+            api,
+            raw.cloudflare.account_id.as_ref().map(|v| v.get_ref().clone()),
+            raw.cloudflare.zone.as_ref().map(|v| v.get_ref().clone()),
+        )?;
+
+        Ok(Settings {
+            config_path: Some(file.path.clone()),
+            service: Service {
+                name,
+                public_url,
+                origins,
+                health_path,
+                dns_target,
+                websocket_path,
+                runbook: service.runbook.as_ref().map(|r| r.get_ref().clone()),
+            },
+            dns,
+            probe: probe_settings,
+            compare,
+            status_pages,
+            cloudflare,
+        })
+    }
+}
+
+/// The Cloudflare part of the settings: flag > env > file, and the token never from the file.
+pub fn resolve_cloudflare(
+    env: &Env,
+    api: &ApiArgs,
+    file_account: Option<String>,
+    file_zone: Option<String>,
+) -> Result<CloudflareSettings, ConfigError> {
+    let api_base = match &env.api_base {
+        Some(b) => parse_api_base(b).map_err(|m| ConfigError::flag("CLOUDFLARE_API_BASE_URL", m))?,
+        None => Url::parse(DEFAULT_API_BASE).expect("default API base parses"),
+    };
+    let token = match &api.api_token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::flag("--api-token-file", format!("cannot read {}: {e}", path.display()))
+            })?;
+            Some(ApiToken::new(&text).ok_or_else(|| {
+                ConfigError::flag("--api-token-file", format!("{} is empty", path.display()))
+            })?)
+        }
+        None => env.api_token.as_deref().and_then(ApiToken::new),
+    };
+    Ok(CloudflareSettings {
+        account_id: env.account_id.clone().or(file_account),
+        zone: file_zone,
+        api_base,
+        token,
+    })
+}
+
+/// `CLOUDFLARE_API_BASE_URL` is used verbatim (it includes `/client/v4`), as wrangler does;
+/// one trailing `/` is tolerated.
+pub fn parse_api_base(s: &str) -> Result<Url, String> {
+    let trimmed = s.strip_suffix('/').unwrap_or(s);
+    let url = parse_url(trimmed)?;
+    Ok(url)
+}
+
+/// An http(s) URL with a host, or a message saying what is wrong with it.
+pub fn parse_url(s: &str) -> Result<Url, String> {
+    let shown = crate::ui::sanitize(s);
+    let url = Url::parse(s.trim()).map_err(|e| format!("{shown:?} is not a URL ({e}); write it as \"https://host\""))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("{shown:?} must be an http:// or https:// URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{shown:?} has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{shown:?} must not carry credentials"));
+    }
+    Ok(url)
+}
+
+pub fn is_hostname(s: &str) -> bool {
+    let s = s.trim_end_matches('.');
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+/// Which config file to read: flag > `$FAILOVER_CONFIG` > `./failover.toml`.
+pub fn config_path(flag: Option<&Path>, env: &Env) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| env.config.as_ref().map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG))
+}
+
+/// `.failover/` beside the config file, else in the current directory; the flag or env wins.
+pub fn state_dir(flag: Option<&Path>, config: Option<&Path>) -> PathBuf {
+    if let Some(dir) = flag {
+        return dir.to_path_buf();
+    }
+    let base = config
+        .filter(|p| p.exists())
+        .and_then(Path::parent)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join(".failover")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Settings, ConfigError> {
+        let file = LoadedFile::parse(Path::new("failover.toml"), text.to_owned())?;
+        Settings::resolve(&file, &Env::default(), &ProbeArgs::default(), &ApiArgs::default())
+    }
+
+    #[track_caller]
+    fn check_err(text: &str, line: usize, key: &str, needle: &str) {
+        let e = load(text).expect_err("config should be rejected");
+        assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{e}");
+        assert!(e.to_string().contains(needle), "{e} lacks {needle:?}");
+    }
+
+    const GOOD: &str = "[service]\npublic_url = \"https://api.example.com\"\norigin = \"https://app.herokuapp.com\"\n";
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let s = load(GOOD).unwrap();
+        assert_eq!(s.service.origins.len(), 1);
+        assert_eq!(s.service.health_path, "/");
+        assert_eq!(s.dns.resolvers.len(), 4);
+        assert_eq!(s.dns.timeout, Duration::from_millis(2000));
+        assert_eq!(s.probe.deadline, Duration::from_millis(10_000));
+        assert_eq!(s.cloudflare.api_base.as_str(), "https://api.cloudflare.com/client/v4");
+    }
+
+    #[test]
+    fn errors_name_line_and_key() {
+        check_err("[service]\npublic_url = \"ftp://x\"\norigin = \"https://a.b\"\n", 2, "service.public_url", "http");
+        check_err("[service]\npublic_url = \"https://a.b\"\norigin = [\"nope\"]\n", 3, "service.origin", "not a URL");
+        check_err(&format!("{GOOD}[dns]\nresolvers = [\"1.1.1.1\", \"bogus\"]\n"), 5, "dns.resolvers", "bogus");
+        check_err(&format!("{GOOD}[probe]\ndeadline_ms = 0\n"), 5, "probe.deadline_ms", "between");
+        check_err(&format!("{GOOD}[dns]\ntimeout = 5\n"), 5, "timeout", "unknown field");
+        check_err("[service]\npublic_url = \"https://a.b/path\"\norigin = \"https://c.d\"\n", 2, "service.public_url", "no path");
+        check_err(&format!("{GOOD}health_path = \"health\"\n"), 4, "service.health_path", "starting with");
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let e = load("[service]\npublic_url = \"https://a.b\nx").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn resolver_and_pin_parsing() {
+        assert_eq!(ResolverSpec::parse("system"), Ok(ResolverSpec::System));
+        assert_eq!(ResolverSpec::parse("1.1.1.1").unwrap().to_string(), "1.1.1.1:53");
+        assert_eq!(ResolverSpec::parse("[::1]:5353").unwrap().to_string(), "[::1]:5353");
+        assert!(ResolverSpec::parse("1.1.1.1:99999").is_err());
+        let pin = Pin::parse("api.example.com:443:127.0.0.1").unwrap();
+        assert_eq!((pin.host.as_str(), pin.port), ("api.example.com", 443));
+        assert!(Pin::parse("api.example.com:443:[::1]").is_ok());
+        assert!(Pin::parse("api.example.com:443").is_err());
+        assert!(Pin::parse("api.example.com:x:1.2.3.4").is_err());
+    }
+
+    #[test]
+    fn flags_and_env_win() {
+        let file = LoadedFile::parse(Path::new("f.toml"), format!("{GOOD}[cloudflare]\naccount_id = \"file\"\n")).unwrap();
+        let env = Env { account_id: Some("env".into()), api_base: Some("http://127.0.0.1:9/client/v4/".into()), ..Env::default() };
+        let probe = ProbeArgs { resolvers: vec!["127.0.0.1:5353".into()], resolve: vec![] };
+        let s = Settings::resolve(&file, &env, &probe, &ApiArgs::default()).unwrap();
+        assert_eq!(s.cloudflare.account_id.as_deref(), Some("env"));
+        assert_eq!(s.cloudflare.api_base.as_str(), "http://127.0.0.1:9/client/v4");
+        assert_eq!(s.dns.resolvers, vec![ResolverSpec::Addr("127.0.0.1:5353".parse().unwrap())]);
+    }
+}

@@ -1,0 +1,157 @@
+//! failover: diagnose a platform DNS-target outage and keep the app online through an emergency
+//! Cloudflare Worker proxy, then remove it. `run` builds the runtime, dispatches one command and
+//! turns its outcome into the process exit code; everything else lives in the modules below.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod exit;
+pub mod secret;
+pub mod state;
+pub mod ui;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+
+use crate::cli::{Cli, ColorChoice, Command, GlobalArgs};
+use crate::config::{Env, LoadedFile, Settings};
+use crate::exit::{exit_of, Exit};
+use crate::state::Journal;
+use crate::ui::{Printer, Verbosity};
+
+/// What every command gets: the printer, the environment captured once, and the global flags.
+pub struct Ctx {
+    pub printer: Printer,
+    pub env: Env,
+    pub config_flag: Option<PathBuf>,
+    pub state_dir_flag: Option<PathBuf>,
+}
+
+impl Ctx {
+    fn new(global: &GlobalArgs, env: Env) -> Self {
+        let stdin_tty = ui::stdin_is_tty();
+        let stderr_tty = ui::stderr_is_tty();
+        let color = match global.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stderr_tty && !env.no_color,
+        };
+        let printer = Printer {
+            json: global.json,
+            yes: global.yes,
+            interactive: stdin_tty && stderr_tty && !global.no_input && !env.ci && !global.json,
+            verbosity: if global.quiet {
+                Verbosity::Quiet
+            } else if global.verbose > 0 {
+                Verbosity::Verbose
+            } else {
+                Verbosity::Normal
+            },
+            color,
+            stderr_tty,
+        };
+        Ctx {
+            printer,
+            env,
+            config_flag: global.config.clone(),
+            state_dir_flag: global.state_dir.clone(),
+        }
+    }
+
+    /// The config file this run reads: `--config` > `$FAILOVER_CONFIG` > `./failover.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        config::config_path(self.config_flag.as_deref(), &self.env)
+    }
+
+    /// Reads and validates the config with the command's flags; errors exit 2.
+    pub fn settings(&self, probe: &cli::ProbeArgs, api: &cli::ApiArgs) -> Result<Settings> {
+        let file = LoadedFile::read(&self.config_path())?;
+        Ok(Settings::resolve(&file, &self.env, probe, api)?)
+    }
+
+    /// `.failover/` beside the config (or here), unless `--state-dir` / `FAILOVER_STATE_DIR`.
+    pub fn state_dir(&self) -> PathBuf {
+        config::state_dir(self.state_dir_flag.as_deref(), Some(&self.config_path()))
+    }
+
+    pub fn journal(&self, command: &str) -> Result<Journal> {
+        Journal::open(&self.state_dir(), command)
+    }
+}
+
+/// Parses `args`, runs the command, prints the outcome, returns the exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let json = args.iter().any(|a| a == "--json");
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e, json),
+    };
+    let ctx = Ctx::new(&cli.global, Env::capture());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            ctx.printer.error(&anyhow::Error::new(e).context("cannot start the async runtime"), Exit::Failure);
+            return exit_code(Exit::Failure);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            r = dispatch(&ctx, cli.command) => r,
+            _ = tokio::signal::ctrl_c() => Err(exit::Fatal::new(Exit::Interrupted, "interrupted").into()),
+        }
+    });
+    // Spinners hide the cursor; an interrupt must not leave it hidden.
+    if ctx.printer.stderr_tty {
+        let _ = console::Term::stderr().show_cursor();
+    }
+    // Background servers (the drill's world) must not hold the process open.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    let exit = match outcome {
+        Ok(exit) => exit,
+        Err(err) => {
+            let exit = exit_of(&err);
+            if exit != Exit::Interrupted || ctx.printer.json {
+                ctx.printer.error(&err, exit);
+            }
+            exit
+        }
+    };
+    exit_code(exit)
+}
+
+async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit> {
+    match command {
+        Command::Diagnose(args) => commands::diagnose::run(ctx, &args).await,
+        Command::DeployProxy(args) => commands::deploy::run(ctx, &args).await,
+        Command::Rollback(args) => commands::rollback::run(ctx, &args).await,
+        Command::Status(args) => commands::status::run(ctx, &args).await,
+        Command::Drill(args) => commands::drill::run(ctx, &args).await,
+        Command::Report(args) => commands::report::run(ctx, &args).await,
+        Command::Runbook(cmd) => commands::runbook::run(ctx, &cmd).await,
+        Command::Init(args) => commands::init::run(ctx, &args).await,
+        Command::Completions(args) => commands::completions::run(&args),
+    }
+}
+
+fn usage_error(e: clap::Error, json: bool) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = e.print();
+        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { Exit::Usage } else { Exit::Success };
+        return exit_code(code);
+    }
+    if json {
+        Printer::plain(true).error(&anyhow::anyhow!("{}", e.kind()).context(e.to_string().trim().to_owned()), Exit::Usage);
+    } else {
+        let _ = e.print();
+    }
+    exit_code(Exit::Usage)
+}
+
+fn exit_code(exit: Exit) -> std::process::ExitCode {
+    std::process::ExitCode::from(exit.code())
+}

@@ -1,0 +1,317 @@
+//! The only users of dialoguer and indicatif: where output goes, prompts, progress.
+//!
+//! stdout carries the result and only the result (one JSON document under `--json`);
+//! progress, prompts and warnings go to stderr. Prompts never block a non-interactive run.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use anyhow::Result;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::exit::{Exit, Fatal};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// Decides where every piece of output goes. Built once from the global flags.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub json: bool,
+    pub yes: bool,
+    /// A person is at a terminal and may be asked things.
+    pub interactive: bool,
+    pub verbosity: Verbosity,
+    pub color: bool,
+    /// stderr is a terminal (spinners are drawn only there).
+    pub stderr_tty: bool,
+}
+
+impl Printer {
+    /// A printer for tests and embedded runs: no prompts, no colour, no progress.
+    pub fn plain(json: bool) -> Self {
+        Printer {
+            json,
+            yes: true,
+            interactive: false,
+            verbosity: Verbosity::Normal,
+            color: false,
+            stderr_tty: false,
+        }
+    }
+
+    /// Print a command's result: the JSON document under `--json`, else the human text.
+    pub fn result<T: Serialize>(&self, doc: &T, human: impl FnOnce() -> String) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            serde_json::to_writer_pretty(&mut out, doc)?;
+            out.write_all(b"\n")?;
+        } else {
+            let text = human();
+            out.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
+                out.write_all(b"\n")?;
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Raw bytes to stdout (a rendered script, a report): the result itself.
+    pub fn raw(&self, text: &str) -> Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+        Ok(())
+    }
+
+    /// The top-level error: a `failover.error/v1` document under `--json`, else the chain on stderr.
+    pub fn error(&self, err: &anyhow::Error, exit: Exit) {
+        let message = sanitize(&err.to_string());
+        let causes: Vec<String> = err.chain().skip(1).map(|c| sanitize(&c.to_string())).collect();
+        if self.json {
+            let doc = serde_json::json!({
+                "schema": "failover.error/v1",
+                "error": {"kind": exit.kind(), "message": message, "causes": causes},
+            });
+            let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        } else {
+            let mut text = format!("{} {message}", self.paint("error:", Paint::Red));
+            for cause in causes {
+                text.push_str(&format!("\n  caused by: {cause}"));
+            }
+            let _ = writeln!(std::io::stderr(), "{text}");
+        }
+    }
+
+    /// A line on stderr for the person watching (hidden under `-q`; shown under `--json`).
+    pub fn info(&self, msg: impl AsRef<str>) {
+        if self.verbosity != Verbosity::Quiet && !self.json {
+            let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
+        }
+    }
+
+    /// A line on stderr shown only with `-v`.
+    pub fn debug(&self, msg: impl AsRef<str>) {
+        if self.verbosity == Verbosity::Verbose {
+            let _ = writeln!(std::io::stderr(), "{}", self.paint(msg.as_ref(), Paint::Dim));
+        }
+    }
+
+    /// A warning on stderr; always shown except under `-q`.
+    pub fn warn(&self, msg: impl AsRef<str>) {
+        if self.verbosity != Verbosity::Quiet {
+            let _ = writeln!(std::io::stderr(), "{} {}", self.paint("warning:", Paint::Yellow), msg.as_ref());
+        }
+    }
+
+    /// Ask before a change. `--yes` answers yes; without a terminal the answer is a refusal
+    /// (exit 4) that says how to proceed, never a prompt that blocks.
+    pub fn confirm(&self, question: &str, how_to_skip: &str) -> Result<bool> {
+        if self.yes {
+            return Ok(true);
+        }
+        if !self.interactive {
+            return Err(Fatal::refused(format!(
+                "confirmation needed and no terminal to ask on: {question}; {how_to_skip}"
+            ))
+            .into());
+        }
+        let answer = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact_opt()
+            .map_err(prompt_error)?;
+        match answer {
+            Some(a) => Ok(a),
+            None => Err(Fatal::new(Exit::Interrupted, "cancelled").into()),
+        }
+    }
+
+    /// Ask for a line of text (interactive only; callers check `interactive` first).
+    pub fn input(&self, prompt: &str, default: Option<&str>, validate: impl Fn(&String) -> Result<(), String>) -> Result<String> {
+        if !self.interactive {
+            return Err(Fatal::usage(format!("{prompt}: needed, and there is no terminal to ask on")).into());
+        }
+        let mut input = dialoguer::Input::<String>::new().with_prompt(prompt);
+        if let Some(d) = default {
+            input = input.default(d.to_owned());
+        }
+        input
+            .validate_with(|s: &String| validate(s))
+            .interact_text()
+            .map_err(prompt_error)
+    }
+
+    /// Pick one of several items (interactive only).
+    pub fn select(&self, prompt: &str, items: &[String], default: usize) -> Result<usize> {
+        if !self.interactive {
+            return Ok(default);
+        }
+        dialoguer::Select::new()
+            .with_prompt(prompt)
+            .items(items)
+            .default(default)
+            .interact()
+            .map_err(prompt_error)
+    }
+
+    /// Wait for Enter (the drill's pauses); a no-op without a terminal.
+    pub fn pause(&self, msg: &str) -> Result<()> {
+        if !self.interactive || self.yes {
+            return Ok(());
+        }
+        let term = console::Term::stderr();
+        let _ = term.write_str(&format!("{} ", self.paint(msg, Paint::Dim)));
+        term.read_line().map_err(|e| prompt_error(dialoguer::Error::IO(e)))?;
+        Ok(())
+    }
+
+    /// A set of spinners, drawn only on a terminal and never under `--json` or `-q`.
+    pub fn progress(&self) -> Progress {
+        let visible = self.stderr_tty && !self.json && self.verbosity != Verbosity::Quiet;
+        let target = if visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        Progress {
+            multi: MultiProgress::with_draw_target(target),
+        }
+    }
+
+    pub fn paint(&self, text: &str, paint: Paint) -> String {
+        if !self.color {
+            return text.to_owned();
+        }
+        let style = console::Style::new().force_styling(true);
+        let style = match paint {
+            Paint::Red => style.red().bold(),
+            Paint::Green => style.green().bold(),
+            Paint::Yellow => style.yellow().bold(),
+            Paint::Bold => style.bold(),
+            Paint::Dim => style.dim(),
+            Paint::Cyan => style.cyan(),
+        };
+        style.apply_to(text).to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Paint {
+    Red,
+    Green,
+    Yellow,
+    Bold,
+    Dim,
+    Cyan,
+}
+
+fn prompt_error(e: dialoguer::Error) -> anyhow::Error {
+    match e {
+        dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
+            Fatal::new(Exit::Interrupted, "interrupted").into()
+        }
+        dialoguer::Error::IO(io) => anyhow::Error::new(io).context("cannot read the answer from the terminal"),
+    }
+}
+
+/// Spinners for concurrent checks.
+pub struct Progress {
+    multi: MultiProgress,
+}
+
+impl Progress {
+    pub fn spinner(&self, label: impl Into<String>) -> Spinner {
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner:.cyan} {msg} {elapsed:.dim}")
+                .expect("static template")
+                .tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏✓"),
+        );
+        bar.set_message(label.into());
+        bar.enable_steady_tick(Duration::from_millis(80));
+        Spinner { bar }
+    }
+
+    /// Print a line above the spinners without tearing them.
+    pub fn println(&self, line: impl AsRef<str>) {
+        if self.multi.is_hidden() {
+            return;
+        }
+        let _ = self.multi.println(line.as_ref());
+    }
+}
+
+pub struct Spinner {
+    bar: ProgressBar,
+}
+
+impl Spinner {
+    pub fn set_message(&self, msg: impl Into<String>) {
+        self.bar.set_message(msg.into());
+    }
+    /// Stop spinning and leave the final line.
+    pub fn finish(&self, msg: impl Into<String>) {
+        self.bar.set_style(ProgressStyle::with_template("{msg}").expect("static template"));
+        self.bar.finish_with_message(msg.into());
+    }
+    /// Stop and erase the line.
+    pub fn clear(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Remote text is untrusted on a terminal: control characters (ANSI escapes, backspaces,
+/// carriage returns) are shown escaped, so a hostile body or TXT record cannot garble the screen.
+pub fn sanitize(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+                out.extend(c.escape_default())
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A single-line, length-bounded, sanitized excerpt of remote text for evidence lines.
+pub fn excerpt(s: &str, max: usize) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let clean = sanitize(&one_line);
+    if clean.chars().count() <= max {
+        clean
+    } else {
+        let cut: String = clean.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+/// Whether stdin/stderr are terminals (asked once by the entry point).
+pub fn stdin_is_tty() -> bool {
+    std::io::stdin().is_terminal()
+}
+pub fn stderr_is_tty() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_escapes_controls() {
+        assert_eq!(sanitize("ok\x1b[2Jx\r\u{7}"), "ok\\u{1b}[2Jx\\r\\u{7}");
+        assert_eq!(sanitize("a\u{202e}b"), "a\\u{202e}b");
+        assert_eq!(excerpt("a\n  b\tc", 10), "a b c");
+        assert_eq!(excerpt("abcdefghijkl", 5), "abcd…");
+    }
+}
