@@ -93,14 +93,17 @@ Examples:
     Diagnose(DiagnoseArgs),
 
     /// Render the Worker, plan against live Cloudflare state, confirm, apply (journaled), verify
-    #[command(name = "deploy-proxy", after_long_help = "\
+    #[command(
+        name = "deploy-proxy",
+        after_long_help = "\
 Needs CLOUDFLARE_API_TOKEN (or --api-token-file) with Workers Scripts Edit (account),
 Workers Routes Edit, DNS Edit and Zone Read (zone).
 
 Examples:
   failover deploy-proxy --dry-run          show the plan and the diff, change nothing
   failover deploy-proxy --yes --json       from CI
-  failover deploy-proxy --print-script     the Worker, for the dashboard or your own tooling")]
+  failover deploy-proxy --print-script     the Worker, for the dashboard or your own tooling"
+    )]
     DeployProxy(DeployArgs),
 
     /// Remove the emergency proxy once the platform path is healthy again (works from any machine)

@@ -190,7 +190,12 @@ impl LoadedFile {
         })
     }
 
-    fn err(&self, span: Option<std::ops::Range<usize>>, key: &str, message: impl Into<String>) -> ConfigError {
+    fn err(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> ConfigError {
         ConfigError {
             source_name: self.path.display().to_string(),
             line: span.map(|s| line_of(&self.text, s.start)),
@@ -207,7 +212,11 @@ fn line_of(text: &str, offset: usize) -> usize {
 /// toml names unknown keys in its message; pull the key out so the error reads `key: ...`.
 fn key_of_toml_error(e: &toml::de::Error) -> String {
     let msg = e.message();
-    msg.split('`').nth(1).filter(|_| msg.starts_with("unknown field")).unwrap_or("").to_owned()
+    msg.split('`')
+        .nth(1)
+        .filter(|_| msg.starts_with("unknown field"))
+        .unwrap_or("")
+        .to_owned()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,51 +366,86 @@ impl Settings {
     ) -> Result<Settings, ConfigError> {
         let raw = &file.raw;
         let Some(service) = &raw.service else {
-            return Err(file.err(None, "service", "missing the [service] table (public_url and origin)"));
+            return Err(file.err(
+                None,
+                "service",
+                "missing the [service] table (public_url and origin)",
+            ));
         };
         let service_span = service.span();
         let service = service.get_ref();
 
         let public_url = match &service.public_url {
-            Some(v) => parse_url(v.get_ref()).map_err(|m| file.err(Some(v.span()), "service.public_url", m))?,
-            None => return Err(file.err(Some(service_span.clone()), "service.public_url", "missing; the URL users hit, e.g. \"https://api.example.com\"")),
+            Some(v) => parse_url(v.get_ref())
+                .map_err(|m| file.err(Some(v.span()), "service.public_url", m))?,
+            None => {
+                return Err(file.err(
+                    Some(service_span.clone()),
+                    "service.public_url",
+                    "missing; the URL users hit, e.g. \"https://api.example.com\"",
+                ))
+            }
         };
         if public_url.path() != "/" || public_url.query().is_some() {
             let span = service.public_url.as_ref().map(|v| v.span());
-            return Err(file.err(span, "service.public_url", "must be scheme, host and optional port only (no path or query)"));
+            return Err(file.err(
+                span,
+                "service.public_url",
+                "must be scheme, host and optional port only (no path or query)",
+            ));
         }
 
-        let origins = match &service.origin {
-            Some(v) => {
-                let list = match v.get_ref() {
-                    OneOrMany::One(s) => vec![s.clone()],
-                    OneOrMany::Many(l) => l.clone(),
-                };
-                if list.is_empty() {
-                    return Err(file.err(Some(v.span()), "service.origin", "needs at least one URL"));
+        let origins =
+            match &service.origin {
+                Some(v) => {
+                    let list = match v.get_ref() {
+                        OneOrMany::One(s) => vec![s.clone()],
+                        OneOrMany::Many(l) => l.clone(),
+                    };
+                    if list.is_empty() {
+                        return Err(file.err(
+                            Some(v.span()),
+                            "service.origin",
+                            "needs at least one URL",
+                        ));
+                    }
+                    list.iter()
+                        .map(|s| {
+                            parse_url(s).map_err(|m| file.err(Some(v.span()), "service.origin", m))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
                 }
-                list.iter()
-                    .map(|s| parse_url(s).map_err(|m| file.err(Some(v.span()), "service.origin", m)))
-                    .collect::<Result<Vec<_>, _>>()?
-            }
-            None => return Err(file.err(Some(service_span), "service.origin", "missing; the direct platform URL, e.g. \"https://myapp-abc123.herokuapp.com\"")),
-        };
+                None => return Err(file.err(
+                    Some(service_span),
+                    "service.origin",
+                    "missing; the direct platform URL, e.g. \"https://myapp-abc123.herokuapp.com\"",
+                )),
+            };
 
-        let path_field = |v: &Option<Spanned<String>>, key: &str| -> Result<Option<String>, ConfigError> {
-            match v {
-                Some(p) if !p.get_ref().starts_with('/') || p.get_ref().chars().any(char::is_control) => {
-                    Err(file.err(Some(p.span()), key, "must be a path starting with \"/\""))
+        let path_field =
+            |v: &Option<Spanned<String>>, key: &str| -> Result<Option<String>, ConfigError> {
+                match v {
+                    Some(p)
+                        if !p.get_ref().starts_with('/')
+                            || p.get_ref().chars().any(char::is_control) =>
+                    {
+                        Err(file.err(Some(p.span()), key, "must be a path starting with \"/\""))
+                    }
+                    Some(p) => Ok(Some(p.get_ref().clone())),
+                    None => Ok(None),
                 }
-                Some(p) => Ok(Some(p.get_ref().clone())),
-                None => Ok(None),
-            }
-        };
-        let health_path = path_field(&service.health_path, "service.health_path")?.unwrap_or_else(|| "/".to_owned());
+            };
+        let health_path = path_field(&service.health_path, "service.health_path")?
+            .unwrap_or_else(|| "/".to_owned());
         let websocket_path = path_field(&service.websocket_path, "service.websocket_path")?;
 
         let dns_target = match &service.dns_target {
-            Some(t) if is_hostname(t.get_ref()) => Some(t.get_ref().trim_end_matches('.').to_ascii_lowercase()),
-            Some(t) => return Err(file.err(Some(t.span()), "service.dns_target", "is not a host name")),
+            Some(t) if is_hostname(t.get_ref()) => {
+                Some(t.get_ref().trim_end_matches('.').to_ascii_lowercase())
+            }
+            Some(t) => {
+                return Err(file.err(Some(t.span()), "service.dns_target", "is not a host name"))
+            }
             None => None,
         };
 
@@ -420,23 +464,40 @@ impl Settings {
                 .collect::<Result<Vec<_>, _>>()?
         } else if let Some(list) = &raw.dns.resolvers {
             if list.get_ref().is_empty() {
-                return Err(file.err(Some(list.span()), "dns.resolvers", "needs at least one resolver"));
+                return Err(file.err(
+                    Some(list.span()),
+                    "dns.resolvers",
+                    "needs at least one resolver",
+                ));
             }
             list.get_ref()
                 .iter()
-                .map(|r| ResolverSpec::parse(r).map_err(|m| file.err(Some(list.span()), "dns.resolvers", m)))
+                .map(|r| {
+                    ResolverSpec::parse(r)
+                        .map_err(|m| file.err(Some(list.span()), "dns.resolvers", m))
+                })
                 .collect::<Result<Vec<_>, _>>()?
         } else {
-            DEFAULT_RESOLVERS.iter().map(|r| ResolverSpec::parse(r).expect("default resolvers parse")).collect()
+            DEFAULT_RESOLVERS
+                .iter()
+                .map(|r| ResolverSpec::parse(r).expect("default resolvers parse"))
+                .collect()
         };
 
-        let millis = |v: &Option<Spanned<i64>>, key: &str, default: u64| -> Result<Duration, ConfigError> {
-            match v {
-                Some(ms) if (1..=600_000).contains(ms.get_ref()) => Ok(Duration::from_millis(*ms.get_ref() as u64)),
-                Some(ms) => Err(file.err(Some(ms.span()), key, "must be between 1 and 600000 milliseconds")),
-                None => Ok(Duration::from_millis(default)),
-            }
-        };
+        let millis =
+            |v: &Option<Spanned<i64>>, key: &str, default: u64| -> Result<Duration, ConfigError> {
+                match v {
+                    Some(ms) if (1..=600_000).contains(ms.get_ref()) => {
+                        Ok(Duration::from_millis(*ms.get_ref() as u64))
+                    }
+                    Some(ms) => Err(file.err(
+                        Some(ms.span()),
+                        key,
+                        "must be between 1 and 600000 milliseconds",
+                    )),
+                    None => Ok(Duration::from_millis(default)),
+                }
+            };
         let dns = DnsSettings {
             resolvers,
             timeout: millis(&raw.dns.timeout_ms, "dns.timeout_ms", 2000)?,
@@ -457,15 +518,22 @@ impl Settings {
             let key = |k: &str| format!("compare[{i}].{k}");
             let c_span = c.span();
             let c = c.get_ref();
-            let url_of = |v: &Option<Spanned<String>>, k: &str| -> Result<Option<Url>, ConfigError> {
-                v.as_ref()
-                    .map(|u| parse_url(u.get_ref()).map_err(|m| file.err(Some(u.span()), &key(k), m)))
-                    .transpose()
-            };
+            let url_of =
+                |v: &Option<Spanned<String>>, k: &str| -> Result<Option<Url>, ConfigError> {
+                    v.as_ref()
+                        .map(|u| {
+                            parse_url(u.get_ref()).map_err(|m| file.err(Some(u.span()), &key(k), m))
+                        })
+                        .transpose()
+                };
             let public_url = url_of(&c.public_url, "public_url")?;
             let origin = url_of(&c.origin, "origin")?;
             if public_url.is_none() && origin.is_none() {
-                return Err(file.err(Some(c_span), &key("public_url"), "a [[compare]] needs public_url, origin, or both"));
+                return Err(file.err(
+                    Some(c_span),
+                    &key("public_url"),
+                    "a [[compare]] needs public_url, origin, or both",
+                ));
             }
             compare.push(Compare {
                 name: c.name.get_ref().clone(),
@@ -480,7 +548,10 @@ impl Settings {
             .iter()
             .map(|(name, u)| {
                 parse_url(u.get_ref())
-                    .map(|url| StatusPage { name: name.clone(), url })
+                    .map(|url| StatusPage {
+                        name: name.clone(),
+                        url,
+                    })
                     .map_err(|m| file.err(Some(u.span()), &format!("status_pages.{name}"), m))
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -488,7 +559,10 @@ impl Settings {
         let cloudflare = resolve_cloudflare(
             env,
             api,
-            raw.cloudflare.account_id.as_ref().map(|v| v.get_ref().clone()),
+            raw.cloudflare
+                .account_id
+                .as_ref()
+                .map(|v| v.get_ref().clone()),
             raw.cloudflare.zone.as_ref().map(|v| v.get_ref().clone()),
         )?;
 
@@ -520,13 +594,18 @@ pub fn resolve_cloudflare(
     file_zone: Option<String>,
 ) -> Result<CloudflareSettings, ConfigError> {
     let api_base = match &env.api_base {
-        Some(b) => parse_api_base(b).map_err(|m| ConfigError::flag("CLOUDFLARE_API_BASE_URL", m))?,
+        Some(b) => {
+            parse_api_base(b).map_err(|m| ConfigError::flag("CLOUDFLARE_API_BASE_URL", m))?
+        }
         None => Url::parse(DEFAULT_API_BASE).expect("default API base parses"),
     };
     let token = match &api.api_token_file {
         Some(path) => {
             let text = std::fs::read_to_string(path).map_err(|e| {
-                ConfigError::flag("--api-token-file", format!("cannot read {}: {e}", path.display()))
+                ConfigError::flag(
+                    "--api-token-file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
             })?;
             Some(ApiToken::new(&text).ok_or_else(|| {
                 ConfigError::flag("--api-token-file", format!("{} is empty", path.display()))
@@ -553,7 +632,8 @@ pub fn parse_api_base(s: &str) -> Result<Url, String> {
 /// An http(s) URL with a host, or a message saying what is wrong with it.
 pub fn parse_url(s: &str) -> Result<Url, String> {
     let shown = crate::ui::sanitize(s);
-    let url = Url::parse(s.trim()).map_err(|e| format!("{shown:?} is not a URL ({e}); write it as \"https://host\""))?;
+    let url = Url::parse(s.trim())
+        .map_err(|e| format!("{shown:?} is not a URL ({e}); write it as \"https://host\""))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("{shown:?} must be an http:// or https:// URL"));
     }
@@ -573,7 +653,8 @@ pub fn is_hostname(s: &str) -> bool {
         && s.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
-                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         })
@@ -606,7 +687,12 @@ mod tests {
 
     fn load(text: &str) -> Result<Settings, ConfigError> {
         let file = LoadedFile::parse(Path::new("failover.toml"), text.to_owned())?;
-        Settings::resolve(&file, &Env::default(), &ProbeArgs::default(), &ApiArgs::default())
+        Settings::resolve(
+            &file,
+            &Env::default(),
+            &ProbeArgs::default(),
+            &ApiArgs::default(),
+        )
     }
 
     #[track_caller]
@@ -626,31 +712,75 @@ mod tests {
         assert_eq!(s.dns.resolvers.len(), 4);
         assert_eq!(s.dns.timeout, Duration::from_millis(2000));
         assert_eq!(s.probe.deadline, Duration::from_millis(10_000));
-        assert_eq!(s.cloudflare.api_base.as_str(), "https://api.cloudflare.com/client/v4");
+        assert_eq!(
+            s.cloudflare.api_base.as_str(),
+            "https://api.cloudflare.com/client/v4"
+        );
     }
 
     #[test]
     fn errors_name_line_and_key() {
-        check_err("[service]\npublic_url = \"ftp://x\"\norigin = \"https://a.b\"\n", 2, "service.public_url", "http");
-        check_err("[service]\npublic_url = \"https://a.b\"\norigin = [\"nope\"]\n", 3, "service.origin", "not a URL");
-        check_err(&format!("{GOOD}[dns]\nresolvers = [\"1.1.1.1\", \"bogus\"]\n"), 5, "dns.resolvers", "bogus");
-        check_err(&format!("{GOOD}[probe]\ndeadline_ms = 0\n"), 5, "probe.deadline_ms", "between");
-        check_err(&format!("{GOOD}[dns]\ntimeout = 5\n"), 5, "timeout", "unknown field");
-        check_err("[service]\npublic_url = \"https://a.b/path\"\norigin = \"https://c.d\"\n", 2, "service.public_url", "no path");
-        check_err(&format!("{GOOD}health_path = \"health\"\n"), 4, "service.health_path", "starting with");
+        check_err(
+            "[service]\npublic_url = \"ftp://x\"\norigin = \"https://a.b\"\n",
+            2,
+            "service.public_url",
+            "http",
+        );
+        check_err(
+            "[service]\npublic_url = \"https://a.b\"\norigin = [\"nope\"]\n",
+            3,
+            "service.origin",
+            "not a URL",
+        );
+        check_err(
+            &format!("{GOOD}[dns]\nresolvers = [\"1.1.1.1\", \"bogus\"]\n"),
+            5,
+            "dns.resolvers",
+            "bogus",
+        );
+        check_err(
+            &format!("{GOOD}[probe]\ndeadline_ms = 0\n"),
+            5,
+            "probe.deadline_ms",
+            "between",
+        );
+        check_err(
+            &format!("{GOOD}[dns]\ntimeout = 5\n"),
+            5,
+            "timeout",
+            "unknown field",
+        );
+        check_err(
+            "[service]\npublic_url = \"https://a.b/path\"\norigin = \"https://c.d\"\n",
+            2,
+            "service.public_url",
+            "no path",
+        );
+        check_err(
+            &format!("{GOOD}health_path = \"health\"\n"),
+            4,
+            "service.health_path",
+            "starting with",
+        );
     }
 
     #[test]
     fn syntax_error_names_line() {
-        let e = load("[service]\npublic_url = \"https://a.b\nx").unwrap_err();
+        let e = load("[service]\npublic_url = = 1\n").unwrap_err();
         assert_eq!(e.line, Some(2), "{e}");
     }
 
     #[test]
     fn resolver_and_pin_parsing() {
         assert_eq!(ResolverSpec::parse("system"), Ok(ResolverSpec::System));
-        assert_eq!(ResolverSpec::parse("1.1.1.1").unwrap().to_string(), "1.1.1.1:53");
-        assert_eq!(ResolverSpec::parse("[::1]:5353").unwrap().to_string(), "[::1]:5353");
+        assert_eq!(
+            ResolverSpec::parse("1.1.1.1").unwrap().to_string(),
+            "1.1.1.1:53"
+        );
+        assert_eq!(
+            ResolverSpec::parse("[::1]:5353").unwrap().to_string(),
+            "[::1]:5353"
+        );
         assert!(ResolverSpec::parse("1.1.1.1:99999").is_err());
         let pin = Pin::parse("api.example.com:443:127.0.0.1").unwrap();
         assert_eq!((pin.host.as_str(), pin.port), ("api.example.com", 443));
@@ -661,12 +791,29 @@ mod tests {
 
     #[test]
     fn flags_and_env_win() {
-        let file = LoadedFile::parse(Path::new("f.toml"), format!("{GOOD}[cloudflare]\naccount_id = \"file\"\n")).unwrap();
-        let env = Env { account_id: Some("env".into()), api_base: Some("http://127.0.0.1:9/client/v4/".into()), ..Env::default() };
-        let probe = ProbeArgs { resolvers: vec!["127.0.0.1:5353".into()], resolve: vec![] };
+        let file = LoadedFile::parse(
+            Path::new("f.toml"),
+            format!("{GOOD}[cloudflare]\naccount_id = \"file\"\n"),
+        )
+        .unwrap();
+        let env = Env {
+            account_id: Some("env".into()),
+            api_base: Some("http://127.0.0.1:9/client/v4/".into()),
+            ..Env::default()
+        };
+        let probe = ProbeArgs {
+            resolvers: vec!["127.0.0.1:5353".into()],
+            resolve: vec![],
+        };
         let s = Settings::resolve(&file, &env, &probe, &ApiArgs::default()).unwrap();
         assert_eq!(s.cloudflare.account_id.as_deref(), Some("env"));
-        assert_eq!(s.cloudflare.api_base.as_str(), "http://127.0.0.1:9/client/v4");
-        assert_eq!(s.dns.resolvers, vec![ResolverSpec::Addr("127.0.0.1:5353".parse().unwrap())]);
+        assert_eq!(
+            s.cloudflare.api_base.as_str(),
+            "http://127.0.0.1:9/client/v4"
+        );
+        assert_eq!(
+            s.dns.resolvers,
+            vec![ResolverSpec::Addr("127.0.0.1:5353".parse().unwrap())]
+        );
     }
 }

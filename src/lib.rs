@@ -91,10 +91,16 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
         Err(e) => return usage_error(e, json),
     };
     let ctx = Ctx::new(&cli.global, Env::capture());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
-            ctx.printer.error(&anyhow::Error::new(e).context("cannot start the async runtime"), Exit::Failure);
+            ctx.printer.error(
+                &anyhow::Error::new(e).context("cannot start the async runtime"),
+                Exit::Failure,
+            );
             return exit_code(Exit::Failure);
         }
     };
@@ -139,13 +145,25 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit> {
 
 fn usage_error(e: clap::Error, json: bool) -> std::process::ExitCode {
     use clap::error::ErrorKind;
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
         let _ = e.print();
-        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand { Exit::Usage } else { Exit::Success };
+        let code = if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            Exit::Usage
+        } else {
+            Exit::Success
+        };
         return exit_code(code);
     }
     if json {
-        Printer::plain(true).error(&anyhow::anyhow!("{}", e.kind()).context(e.to_string().trim().to_owned()), Exit::Usage);
+        Printer::plain(true).error(
+            &anyhow::anyhow!("{}", e.kind()).context(e.to_string().trim().to_owned()),
+            Exit::Usage,
+        );
     } else {
         let _ = e.print();
     }

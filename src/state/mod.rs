@@ -104,7 +104,10 @@ impl Journal {
 pub fn read_events(dir: &Path) -> Result<Vec<Event>> {
     let path = dir.join(JOURNAL_FILE);
     let file = File::open(&path).with_context(|| {
-        format!("no journal at {}: run a command (or `failover drill`) here first", path.display())
+        format!(
+            "no journal at {}: run a command (or `failover drill`) here first",
+            path.display()
+        )
     })?;
     let mut events = Vec::new();
     for (n, line) in BufReader::new(file).lines().enumerate() {
@@ -135,10 +138,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("failover-journal-{}", rand::random::<u64>()));
         let j = Journal::open(&dir, "diagnose").unwrap();
         j.append("started", serde_json::json!({"x": 1})).unwrap();
-        j.for_command("drill").append("finished", serde_json::Value::Null).unwrap();
+        j.for_command("drill")
+            .append("finished", serde_json::Value::Null)
+            .unwrap();
         let evs = read_events(&dir).unwrap();
         assert_eq!(evs.len(), 2);
-        assert_eq!((evs[0].command.as_str(), evs[0].event.as_str()), ("diagnose", "started"));
+        assert_eq!(
+            (evs[0].command.as_str(), evs[0].event.as_str()),
+            ("diagnose", "started")
+        );
         assert_eq!(evs[1].command, "drill");
         assert_eq!(evs[0].run, evs[1].run);
         std::fs::remove_dir_all(dir).unwrap();

@@ -73,13 +73,21 @@ impl Printer {
     /// The top-level error: a `failover.error/v1` document under `--json`, else the chain on stderr.
     pub fn error(&self, err: &anyhow::Error, exit: Exit) {
         let message = sanitize(&err.to_string());
-        let causes: Vec<String> = err.chain().skip(1).map(|c| sanitize(&c.to_string())).collect();
+        let causes: Vec<String> = err
+            .chain()
+            .skip(1)
+            .map(|c| sanitize(&c.to_string()))
+            .collect();
         if self.json {
             let doc = serde_json::json!({
                 "schema": "failover.error/v1",
                 "error": {"kind": exit.kind(), "message": message, "causes": causes},
             });
-            let _ = writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            let _ = writeln!(
+                std::io::stdout(),
+                "{}",
+                serde_json::to_string_pretty(&doc).unwrap_or_default()
+            );
         } else {
             let mut text = format!("{} {message}", self.paint("error:", Paint::Red));
             for cause in causes {
@@ -99,14 +107,23 @@ impl Printer {
     /// A line on stderr shown only with `-v`.
     pub fn debug(&self, msg: impl AsRef<str>) {
         if self.verbosity == Verbosity::Verbose {
-            let _ = writeln!(std::io::stderr(), "{}", self.paint(msg.as_ref(), Paint::Dim));
+            let _ = writeln!(
+                std::io::stderr(),
+                "{}",
+                self.paint(msg.as_ref(), Paint::Dim)
+            );
         }
     }
 
     /// A warning on stderr; always shown except under `-q`.
     pub fn warn(&self, msg: impl AsRef<str>) {
         if self.verbosity != Verbosity::Quiet {
-            let _ = writeln!(std::io::stderr(), "{} {}", self.paint("warning:", Paint::Yellow), msg.as_ref());
+            let _ = writeln!(
+                std::io::stderr(),
+                "{} {}",
+                self.paint("warning:", Paint::Yellow),
+                msg.as_ref()
+            );
         }
     }
 
@@ -134,9 +151,17 @@ impl Printer {
     }
 
     /// Ask for a line of text (interactive only; callers check `interactive` first).
-    pub fn input(&self, prompt: &str, default: Option<&str>, validate: impl Fn(&String) -> Result<(), String>) -> Result<String> {
+    pub fn input(
+        &self,
+        prompt: &str,
+        default: Option<&str>,
+        validate: impl Fn(&String) -> Result<(), String>,
+    ) -> Result<String> {
         if !self.interactive {
-            return Err(Fatal::usage(format!("{prompt}: needed, and there is no terminal to ask on")).into());
+            return Err(Fatal::usage(format!(
+                "{prompt}: needed, and there is no terminal to ask on"
+            ))
+            .into());
         }
         let mut input = dialoguer::Input::<String>::new().with_prompt(prompt);
         if let Some(d) = default {
@@ -168,7 +193,8 @@ impl Printer {
         }
         let term = console::Term::stderr();
         let _ = term.write_str(&format!("{} ", self.paint(msg, Paint::Dim)));
-        term.read_line().map_err(|e| prompt_error(dialoguer::Error::IO(e)))?;
+        term.read_line()
+            .map_err(|e| prompt_error(dialoguer::Error::IO(e)))?;
         Ok(())
     }
 
@@ -217,7 +243,9 @@ fn prompt_error(e: dialoguer::Error) -> anyhow::Error {
         dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted => {
             Fatal::new(Exit::Interrupted, "interrupted").into()
         }
-        dialoguer::Error::IO(io) => anyhow::Error::new(io).context("cannot read the answer from the terminal"),
+        dialoguer::Error::IO(io) => {
+            anyhow::Error::new(io).context("cannot read the answer from the terminal")
+        }
     }
 }
 
@@ -258,7 +286,8 @@ impl Spinner {
     }
     /// Stop spinning and leave the final line.
     pub fn finish(&self, msg: impl Into<String>) {
-        self.bar.set_style(ProgressStyle::with_template("{msg}").expect("static template"));
+        self.bar
+            .set_style(ProgressStyle::with_template("{msg}").expect("static template"));
         self.bar.finish_with_message(msg.into());
     }
     /// Stop and erase the line.
@@ -274,7 +303,9 @@ pub fn sanitize(s: &str) -> String {
     for c in s.chars() {
         match c {
             '\n' | '\t' => out.push(c),
-            c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') => {
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
                 out.extend(c.escape_default())
             }
             c => out.push(c),

@@ -9,13 +9,24 @@ fn check(args: &[&str], config: Option<&str>, code: i32, needle: &str) {
         dir.write("failover.toml", text);
     }
     let out = run(failover(dir.path()).args(args));
-    assert_eq!(out.code, code, "args {args:?}\nstdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, code,
+        "args {args:?}\nstdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
     let all = format!("{}{}", out.stdout, out.stderr);
-    assert!(all.contains(needle), "args {args:?}: output lacks {needle:?}:\n{all}");
-    assert!(!all.contains('\u{1b}'), "args {args:?}: raw escape in output:\n{all:?}");
+    assert!(
+        all.contains(needle),
+        "args {args:?}: output lacks {needle:?}:\n{all}"
+    );
+    assert!(
+        !all.contains('\u{1b}'),
+        "args {args:?}: raw escape in output:\n{all:?}"
+    );
 }
 
-const GOOD: &str = "[service]\npublic_url = \"https://api.example.com\"\norigin = \"https://app.herokuapp.com\"\n";
+const GOOD: &str =
+    "[service]\npublic_url = \"https://api.example.com\"\norigin = \"https://app.herokuapp.com\"\n";
 
 #[test]
 fn help_and_usage() {
@@ -24,16 +35,51 @@ fn help_and_usage() {
     check(&["deploy-proxy", "--help"], None, 0, "--dry-run");
     check(&["rollback", "--help"], None, 0, "--force");
     check(&["--bogus"], None, 2, "--bogus");
-    check(&["diagnose", "--json", "--bogus"], None, 2, "failover.error/v1");
+    check(
+        &["diagnose", "--json", "--bogus"],
+        None,
+        2,
+        "failover.error/v1",
+    );
     check(&["completions", "bash"], None, 0, "failover");
 }
 
 #[test]
 fn config_errors_exit_2_naming_file_line_key() {
-    check(&["diagnose"], None, 2, "failover.toml: no such file; run `failover init`");
-    check(&["diagnose"], Some("[service]\npublic_url = \"nope\"\norigin = \"https://a.b\"\n"), 2, "failover.toml:2: `service.public_url`");
-    check(&["diagnose", "--json"], Some("[service\n"), 2, "\"kind\": \"usage\"");
-    check(&["diagnose", "--resolver", "not-an-ip"], Some(GOOD), 2, "--resolver: \"not-an-ip\" is not a resolver");
-    check(&["diagnose", "--resolve", "x"], Some(GOOD), 2, "--resolve: \"x\" is not HOST:PORT:ADDR");
-    check(&["diagnose"], Some("[service]\npublic_url = \"https://a.b\x1b[2J\"\norigin = \"https://a.b\"\n"), 2, "service.public_url");
+    check(
+        &["diagnose"],
+        None,
+        2,
+        "failover.toml: no such file; run `failover init`",
+    );
+    check(
+        &["diagnose"],
+        Some("[service]\npublic_url = \"nope\"\norigin = \"https://a.b\"\n"),
+        2,
+        "failover.toml:2: `service.public_url`",
+    );
+    check(
+        &["diagnose", "--json"],
+        Some("[service\n"),
+        2,
+        "\"kind\": \"usage\"",
+    );
+    check(
+        &["diagnose", "--resolver", "not-an-ip"],
+        Some(GOOD),
+        2,
+        "--resolver: \"not-an-ip\" is not a resolver",
+    );
+    check(
+        &["diagnose", "--resolve", "x"],
+        Some(GOOD),
+        2,
+        "--resolve: \"x\" is not HOST:PORT:ADDR",
+    );
+    check(
+        &["diagnose"],
+        Some("[service]\npublic_url = \"https://a.b\x1b[2J\"\norigin = \"https://a.b\"\n"),
+        2,
+        "service.public_url",
+    );
 }

@@ -1,5 +1,5 @@
 //! The one integration test binary: drives the real `failover` binary against real servers on
 //! loopback (DNS, HTTP, WebSocket, the sandbox Cloudflare API, workerd).
 
-mod support;
 mod cli;
+mod support;
