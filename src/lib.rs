@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod init;
 pub mod secret;
 pub mod state;
 pub mod ui;
