@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod init;
+pub mod runbook;
 pub mod secret;
 pub mod state;
 pub mod ui;

@@ -3,4 +3,5 @@
 
 mod cli;
 mod init;
+mod runbook;
 mod support;
