@@ -5,7 +5,11 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diagnose;
 pub mod exit;
+pub mod probe;
+pub mod report;
+pub mod sandbox;
 pub mod secret;
 pub mod state;
 pub mod ui;

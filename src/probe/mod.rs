@@ -1,0 +1,430 @@
+//! I/O for diagnosis: checks are values (kind, parameters, role), one function runs any check
+//! into a plain [`Observation`], and [`gather`] runs a set concurrently under one deadline.
+//!
+//! A failed probe is data, not an error: NXDOMAIN, a timeout or an HTTP 530 come back as
+//! observations. Only "could not run at all" is missing, and then it is a [`Outcome::NotRun`].
+
+pub mod dns;
+pub mod http;
+pub mod status_page;
+pub mod ws;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use serde::Serialize;
+use url::Url;
+
+use crate::config::{ResolverSpec, Settings};
+use dns::{DnsAnswer, DnsClient};
+use http::{HttpAnswer, HttpProber};
+use status_page::PageAnswer;
+
+/// What part of the path a check looks at; the verdict reads observations by role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The public host and URL, as users reach it.
+    Public,
+    /// The platform DNS target the public host points at.
+    Target,
+    /// A direct origin URL.
+    Origin,
+    /// Another environment (`[[compare]]`), for the scope.
+    Compare,
+    /// A provider status page.
+    Status,
+}
+
+/// The parameters of one check.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Spec {
+    /// Follow `host`'s CNAME chain on one resolver and resolve the final name.
+    DnsChain {
+        host: String,
+        #[serde(serialize_with = "display")]
+        resolver: ResolverSpec,
+    },
+    /// Resolve `name`'s addresses on one resolver.
+    DnsAddrs {
+        name: String,
+        #[serde(serialize_with = "display")]
+        resolver: ResolverSpec,
+    },
+    /// GET a URL.
+    Http { url: Url },
+    /// Attempt a WebSocket upgrade.
+    WebSocket { url: Url },
+    /// Read a provider status page.
+    StatusPage { name: String, url: Url },
+}
+
+fn display<S: serde::Serializer>(r: &ResolverSpec, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(r)
+}
+
+/// One check: an id for reports, a role for the verdict, the spec, and for `[[compare]]`
+/// checks the environment's name and region.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub id: String,
+    pub role: Role,
+    pub spec: Spec,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<CompareEnv>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompareEnv {
+    pub name: String,
+    pub region: Option<String>,
+}
+
+impl Check {
+    /// The kind as the JSON document names it.
+    pub fn kind(&self) -> &'static str {
+        match self.spec {
+            Spec::DnsChain { .. } | Spec::DnsAddrs { .. } => "dns",
+            Spec::Http { .. } => "http",
+            Spec::WebSocket { .. } => "websocket",
+            Spec::StatusPage { .. } => "status_page",
+        }
+    }
+
+    /// What the check looks at: a host name or a URL.
+    pub fn target(&self) -> String {
+        match &self.spec {
+            Spec::DnsChain { host, .. } => host.clone(),
+            Spec::DnsAddrs { name, .. } => name.clone(),
+            Spec::Http { url } | Spec::WebSocket { url } | Spec::StatusPage { url, .. } => {
+                url.to_string()
+            }
+        }
+    }
+
+    pub fn resolver(&self) -> Option<&ResolverSpec> {
+        match &self.spec {
+            Spec::DnsChain { resolver, .. } | Spec::DnsAddrs { resolver, .. } => Some(resolver),
+            _ => None,
+        }
+    }
+}
+
+/// What a check saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Outcome {
+    Dns(DnsAnswer),
+    Http(HttpAnswer),
+    StatusPage(PageAnswer),
+    /// The check could not run or did not finish: the reason.
+    NotRun { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observation {
+    pub check: Check,
+    pub outcome: Outcome,
+    pub elapsed: Duration,
+}
+
+/// Runs checks: the resolvers and HTTP settings of one run.
+#[derive(Clone)]
+pub struct Prober {
+    pub dns: Arc<DnsClient>,
+    pub http: HttpProber,
+}
+
+impl Prober {
+    pub fn new(settings: &Settings) -> Self {
+        let dns = Arc::new(DnsClient::new(&settings.dns));
+        Prober {
+            http: HttpProber {
+                dns: dns.clone(),
+                pins: settings.probe.pins.clone(),
+                timeout: settings.probe.timeout,
+            },
+            dns,
+        }
+    }
+
+    /// Runs one check. Never fails: a failure is what the observation says.
+    pub async fn run(&self, check: &Check) -> Observation {
+        let start = Instant::now();
+        let outcome = match &check.spec {
+            Spec::DnsChain { host, resolver } => {
+                Outcome::Dns(self.dns.resolve_chain(resolver, host).await)
+            }
+            Spec::DnsAddrs { name, resolver } => {
+                Outcome::Dns(self.dns.resolve_addrs(resolver, name).await)
+            }
+            Spec::Http { url } => Outcome::Http(self.http.get(url).await),
+            Spec::WebSocket { url } => Outcome::Http(ws::upgrade(&self.http, url).await),
+            Spec::StatusPage { url, .. } => {
+                let answer = self.http.get(url).await;
+                match (&answer.failure, answer.status) {
+                    (Some((kind, why)), _) => Outcome::NotRun {
+                        reason: format!("{}: {why}", kind.as_str()),
+                    },
+                    (None, Some(status)) if !(200..300).contains(&status) => Outcome::NotRun {
+                        reason: format!("status page answered HTTP {status}"),
+                    },
+                    _ => match status_page::parse(&answer.body) {
+                        Ok(page) => Outcome::StatusPage(page),
+                        Err(reason) => Outcome::NotRun { reason },
+                    },
+                }
+            }
+        };
+        Observation {
+            check: check.clone(),
+            outcome,
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
+/// `url` with its path replaced by `path` (the health or WebSocket path).
+fn at_path(url: &Url, path: &str) -> Url {
+    let mut u = url.clone();
+    let (p, q) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    u.set_path(p);
+    u.set_query(q);
+    u
+}
+
+/// The standard set of checks for a configuration, before the DNS target is known: the
+/// public host's chain on every resolver, the public URL, each origin at `health_path`, the
+/// WebSocket path, each `[[compare]]` environment and each status page. When
+/// `service.dns_target` is set, the target checks are included at once.
+pub fn standard_checks(settings: &Settings) -> Vec<Check> {
+    let service = &settings.service;
+    let mut checks = Vec::new();
+    let host = service.public_host().to_owned();
+    for resolver in &settings.dns.resolvers {
+        checks.push(Check {
+            id: "dns.public".into(),
+            role: Role::Public,
+            spec: Spec::DnsChain {
+                host: host.clone(),
+                resolver: resolver.clone(),
+            },
+            env: None,
+        });
+    }
+    if let Some(target) = &service.dns_target {
+        checks.extend(target_checks(settings, target));
+    }
+    checks.push(Check {
+        id: "http.public".into(),
+        role: Role::Public,
+        spec: Spec::Http {
+            url: at_path(&service.public_url, &service.health_path),
+        },
+        env: None,
+    });
+    for origin in &service.origins {
+        checks.push(Check {
+            id: "http.origin".into(),
+            role: Role::Origin,
+            spec: Spec::Http {
+                url: at_path(origin, &service.health_path),
+            },
+            env: None,
+        });
+    }
+    if let Some(path) = &service.websocket_path {
+        checks.push(Check {
+            id: "ws.public".into(),
+            role: Role::Public,
+            spec: Spec::WebSocket {
+                url: at_path(&service.public_url, path),
+            },
+            env: None,
+        });
+    }
+    for compare in &settings.compare {
+        let env = Some(CompareEnv {
+            name: compare.name.clone(),
+            region: compare.region.clone(),
+        });
+        if let Some(url) = &compare.public_url {
+            checks.push(Check {
+                id: format!("compare.{}.public", compare.name),
+                role: Role::Compare,
+                spec: Spec::Http {
+                    url: at_path(url, &service.health_path),
+                },
+                env: env.clone(),
+            });
+        }
+        if let Some(url) = &compare.origin {
+            checks.push(Check {
+                id: format!("compare.{}.origin", compare.name),
+                role: Role::Compare,
+                spec: Spec::Http {
+                    url: at_path(url, &service.health_path),
+                },
+                env: env.clone(),
+            });
+        }
+    }
+    for page in &settings.status_pages {
+        checks.push(Check {
+            id: format!("status.{}", page.name),
+            role: Role::Status,
+            spec: Spec::StatusPage {
+                name: page.name.clone(),
+                url: page.url.clone(),
+            },
+            env: None,
+        });
+    }
+    checks
+}
+
+/// The DNS target resolved on every configured resolver separately.
+pub fn target_checks(settings: &Settings, target: &str) -> Vec<Check> {
+    settings
+        .dns
+        .resolvers
+        .iter()
+        .map(|resolver| Check {
+            id: "dns.target".into(),
+            role: Role::Target,
+            spec: Spec::DnsAddrs {
+                name: target.to_owned(),
+                resolver: resolver.clone(),
+            },
+            env: None,
+        })
+        .collect()
+}
+
+/// Hears about checks as they start and finish (spinners, the journal).
+pub trait Watch: Sync {
+    fn started(&self, _index: usize, _check: &Check) {}
+    fn finished(&self, _index: usize, _observation: &Observation) {}
+}
+
+/// A watcher that does nothing.
+pub struct Quiet;
+impl Watch for Quiet {}
+
+/// Runs `checks` concurrently under `deadline`. When no DNS target is configured, the first
+/// public chain that shows a CNAME names it, and the target checks join the run at once.
+/// Checks unfinished at the deadline come back as [`Outcome::NotRun`]. Observations are in the
+/// order the checks were added.
+pub async fn gather(
+    settings: &Settings,
+    prober: &Prober,
+    checks: Vec<Check>,
+    deadline: Duration,
+    watch: &dyn Watch,
+) -> Vec<Observation> {
+    let end = tokio::time::Instant::now() + deadline;
+    let mut all: Vec<Check> = Vec::new();
+    let mut results: Vec<Option<Observation>> = Vec::new();
+    let mut pending = FuturesUnordered::new();
+    let mut target_known = checks.iter().any(|c| c.role == Role::Target);
+    let learn_target = checks
+        .iter()
+        .any(|c| matches!(c.spec, Spec::DnsChain { .. }) && c.role == Role::Public);
+
+    let start = |check: Check,
+                     all: &mut Vec<Check>,
+                     results: &mut Vec<Option<Observation>>,
+                     pending: &mut FuturesUnordered<_>| {
+        let index = all.len();
+        watch.started(index, &check);
+        all.push(check.clone());
+        results.push(None);
+        let prober = prober.clone();
+        pending.push(async move { (index, prober.run(&check).await) });
+    };
+    for check in checks {
+        start(check, &mut all, &mut results, &mut pending);
+    }
+    loop {
+        let next = tokio::time::timeout_at(end, pending.next()).await;
+        let Ok(Some((index, observation))) = next else {
+            break;
+        };
+        watch.finished(index, &observation);
+        if learn_target && !target_known && observation.check.role == Role::Public {
+            if let Outcome::Dns(answer) = &observation.outcome {
+                if let Some(target) = answer.chain.last() {
+                    target_known = true;
+                    for check in target_checks(settings, target) {
+                        start(check, &mut all, &mut results, &mut pending);
+                    }
+                }
+            }
+        }
+        results[index] = Some(observation);
+    }
+    drop(pending);
+    results
+        .into_iter()
+        .zip(all)
+        .enumerate()
+        .map(|(index, (result, check))| {
+            result.unwrap_or_else(|| {
+                let observation = Observation {
+                    check,
+                    outcome: Outcome::NotRun {
+                        reason: format!("unfinished at the deadline of {} ms", deadline.as_millis()),
+                    },
+                    elapsed: deadline,
+                };
+                watch.finished(index, &observation);
+                observation
+            })
+        })
+        .collect()
+}
+
+/// Is the platform path healthy: does the DNS target resolve, does the origin answer?
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformHealth {
+    /// The DNS target examined (configured, or learned from the public host's CNAME chain).
+    pub dns_target: Option<String>,
+    /// The target resolved on every resolver that answered at all (and at least one did).
+    pub target_resolves: bool,
+    /// At least one origin answered its health path without a server or router error.
+    pub origin_healthy: bool,
+    /// One line each, for people.
+    pub evidence: Vec<String>,
+}
+
+impl PlatformHealth {
+    pub fn healthy(&self) -> bool {
+        self.target_resolves && self.origin_healthy
+    }
+}
+
+/// Probes the platform path only (target DNS, public chain to learn it, origins), for deploy
+/// verification, rollback and status.
+pub async fn platform_health(settings: &Settings) -> PlatformHealth {
+    let prober = Prober::new(settings);
+    let checks = standard_checks(settings)
+        .into_iter()
+        .filter(|c| {
+            matches!(c.role, Role::Target | Role::Origin)
+                || matches!(c.spec, Spec::DnsChain { .. })
+        })
+        .collect();
+    let observations = gather(settings, &prober, checks, settings.probe.deadline, &Quiet).await;
+    crate::diagnose::platform_health(&observations)
+}
+
+/// One GET through the configured resolvers and pins (status, headers, body start), for
+/// verifying a deploy or rollback by the `x-failover-proxy` marker.
+pub async fn get(settings: &Settings, url: &Url) -> HttpAnswer {
+    Prober::new(settings).http.get(url).await
+}
