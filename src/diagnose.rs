@@ -194,7 +194,9 @@ fn find_code(body: &str, prefix: &str) -> Option<u32> {
             .chars()
             .take_while(char::is_ascii_digit)
             .collect();
-        (3..=4).contains(&digits.len()).then(|| digits.parse().ok())?
+        (3..=4)
+            .contains(&digits.len())
+            .then(|| digits.parse().ok())?
     })
 }
 
@@ -203,7 +205,8 @@ fn heroku_code(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     (0..bytes.len().saturating_sub(2)).find_map(|i| {
         let standalone_before = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        let code = bytes[i] == b'H' && bytes[i + 1].is_ascii_digit() && bytes[i + 2].is_ascii_digit();
+        let code =
+            bytes[i] == b'H' && bytes[i + 1].is_ascii_digit() && bytes[i + 2].is_ascii_digit();
         let standalone_after = bytes.get(i + 3).is_none_or(|b| !b.is_ascii_alphanumeric());
         (standalone_before && code && standalone_after).then(|| text[i..i + 3].to_owned())
     })
@@ -232,11 +235,19 @@ pub fn check_report(o: &Observation) -> CheckReport {
             (status, error, detail, None)
         }
         Outcome::StatusPage(page) => (
-            if page.degraded { Status::Warn } else { Status::Pass },
+            if page.degraded {
+                Status::Warn
+            } else {
+                Status::Pass
+            },
             None,
             format!(
                 "{}: {}",
-                if page.degraded { "degraded" } else { "operational" },
+                if page.degraded {
+                    "degraded"
+                } else {
+                    "operational"
+                },
                 excerpt(&page.detail, 120)
             ),
             None,
@@ -379,10 +390,12 @@ fn target_state(obs: &[Observation]) -> TargetState {
         }
     }
     if state.name.is_none() {
-        state.name = obs.iter().find_map(|o| match (&o.check.spec, o.check.role) {
-            (Spec::DnsAddrs { name, .. }, Role::Target) => Some(name.clone()),
-            _ => None,
-        });
+        state.name = obs
+            .iter()
+            .find_map(|o| match (&o.check.spec, o.check.role) {
+                (Spec::DnsAddrs { name, .. }, Role::Target) => Some(name.clone()),
+                _ => None,
+            });
     }
     state
 }
@@ -406,7 +419,12 @@ pub fn platform_health(obs: &[Observation]) -> PlatformHealth {
     let mut evidence = Vec::new();
     match &target.name {
         Some(name) if target.ran > 0 => evidence.push(if target.failed.is_empty() {
-            format!("{} resolves on {}/{} resolvers", excerpt(name, 100), target.ran, target.ran)
+            format!(
+                "{} resolves on {}/{} resolvers",
+                excerpt(name, 100),
+                target.ran,
+                target.ran
+            )
         } else {
             format!(
                 "{} fails on {}/{} resolvers",
@@ -447,9 +465,7 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
         .iter()
         .filter(|o| o.check.role == Role::Origin)
         .collect();
-    let origin_ok = origins
-        .iter()
-        .find(|o| http_of(o).is_some_and(http_ok));
+    let origin_ok = origins.iter().find(|o| http_of(o).is_some_and(http_ok));
     let origins_ran = origins.iter().filter(|o| http_of(o).is_some()).count();
     let target = target_state(obs);
     let platform = platform_health(obs);
@@ -467,7 +483,13 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
         }
     };
     // The most telling first: the public URL, then the target, then the origins, then the rest.
-    let order = [Role::Public, Role::Target, Role::Origin, Role::Compare, Role::Status];
+    let order = [
+        Role::Public,
+        Role::Target,
+        Role::Origin,
+        Role::Compare,
+        Role::Status,
+    ];
     for role in order {
         for o in obs.iter().filter(|o| o.check.role == role) {
             let r = report_of(o);
@@ -495,7 +517,10 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
         .map(|n| excerpt(n, 100))
         .unwrap_or_else(|| "the DNS target".to_owned());
     let target_summary = if target.failed.is_empty() {
-        format!("{target_name} resolves on {}/{} resolvers", target.ran, target.ran)
+        format!(
+            "{target_name} resolves on {}/{} resolvers",
+            target.ran, target.ran
+        )
     } else {
         format!(
             "{target_name} fails on {}/{} resolvers ({})",
@@ -515,7 +540,10 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
         ),
         (Some(p), None) => (
             Verdict::Inconclusive,
-            format!("the public URL check did not finish: {}", report_of(p).detail),
+            format!(
+                "the public URL check did not finish: {}",
+                report_of(p).detail
+            ),
         ),
         (Some(p), Some(answer)) => {
             let facts = path_facts(answer);
@@ -632,8 +660,7 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
 
 fn public_resolves(obs: &[Observation]) -> bool {
     obs.iter().any(|o| {
-        o.check.role == Role::Public
-            && matches!(&o.outcome, Outcome::Dns(a) if !a.addrs.is_empty())
+        o.check.role == Role::Public && matches!(&o.outcome, Outcome::Dns(a) if !a.addrs.is_empty())
     })
 }
 
@@ -775,7 +802,11 @@ mod tests {
     }
 
     fn compare(ok: bool) -> Observation {
-        let a = if ok { answer(200, &[], "ok") } else { failed(HttpFailure::Timeout) };
+        let a = if ok {
+            answer(200, &[], "ok")
+        } else {
+            failed(HttpFailure::Timeout)
+        };
         obs(
             Role::Compare,
             Spec::Http {
@@ -815,7 +846,11 @@ mod tests {
     }
 
     fn ok() -> HttpAnswer {
-        answer(200, &[("server", "cloudflare"), ("cf-ray", "abc-IAD")], "ok")
+        answer(
+            200,
+            &[("server", "cloudflare"), ("cf-ray", "abc-IAD")],
+            "ok",
+        )
     }
     fn cf(status: u16, body: &str) -> HttpAnswer {
         answer(status, &[("server", "cloudflare"), ("cf-ray", "abc")], body)
@@ -828,7 +863,11 @@ mod tests {
         )
     }
     fn proxied() -> HttpAnswer {
-        answer(200, &[("x-failover-proxy", "failover-api-example-com")], "ok")
+        answer(
+            200,
+            &[("x-failover-proxy", "failover-api-example-com")],
+            "ok",
+        )
     }
 
     #[track_caller]
@@ -851,7 +890,10 @@ mod tests {
         v
     }
 
-    fn with(mut v: Vec<Observation>, more: impl IntoIterator<Item = Observation>) -> Vec<Observation> {
+    fn with(
+        mut v: Vec<Observation>,
+        more: impl IntoIterator<Item = Observation>,
+    ) -> Vec<Observation> {
         v.extend(more);
         v
     }
@@ -861,12 +903,22 @@ mod tests {
 
     #[test]
     fn healthy() {
-        check(world(ok(), targets(0, Servfail), ok()), V::Healthy, Action::None, Scope::Unknown);
+        check(
+            world(ok(), targets(0, Servfail), ok()),
+            V::Healthy,
+            Action::None,
+            Scope::Unknown,
+        );
     }
 
     #[test]
     fn healthy_with_one_of_four_resolvers_failing() {
-        check(world(ok(), targets(1, Timeout), ok()), V::Healthy, Action::None, Scope::Unknown);
+        check(
+            world(ok(), targets(1, Timeout), ok()),
+            V::Healthy,
+            Action::None,
+            Scope::Unknown,
+        );
     }
 
     #[test]
@@ -879,7 +931,10 @@ mod tests {
     #[test]
     fn october_2025_outage_region() {
         check(
-            with(world(cf(530, "error code: 1016"), targets(4, Servfail), ok()), [compare(true)]),
+            with(
+                world(cf(530, "error code: 1016"), targets(4, Servfail), ok()),
+                [compare(true)],
+            ),
             V::DnsTargetFailure,
             Action::DeployProxy,
             Scope::Region,
@@ -899,7 +954,10 @@ mod tests {
     #[test]
     fn target_nxdomain_global() {
         check(
-            with(world(cf(530, ""), targets(4, Nxdomain), ok()), [compare(false)]),
+            with(
+                world(cf(530, ""), targets(4, Nxdomain), ok()),
+                [compare(false)],
+            ),
             V::DnsTargetFailure,
             Action::DeployProxy,
             Scope::Global,
@@ -919,7 +977,11 @@ mod tests {
     #[test]
     fn edge_reports_1016_though_target_resolves_here() {
         check(
-            world(cf(530, "<h1>Error 1016</h1> Origin DNS error"), targets(0, Servfail), ok()),
+            world(
+                cf(530, "<h1>Error 1016</h1> Origin DNS error"),
+                targets(0, Servfail),
+                ok(),
+            ),
             V::DnsTargetFailure,
             Action::DeployProxy,
             Scope::Unknown,
@@ -928,13 +990,22 @@ mod tests {
 
     #[test]
     fn origin_503_h10_is_origin_down() {
-        check(world(h10(), targets(0, Servfail), h10()), V::OriginDown, Action::Escalate, Scope::Unknown);
+        check(
+            world(h10(), targets(0, Servfail), h10()),
+            V::OriginDown,
+            Action::Escalate,
+            Scope::Unknown,
+        );
     }
 
     #[test]
     fn origin_down_while_target_also_fails() {
         check(
-            world(cf(530, "error code: 1016"), targets(4, Servfail), failed(HttpFailure::Connect)),
+            world(
+                cf(530, "error code: 1016"),
+                targets(4, Servfail),
+                failed(HttpFailure::Connect),
+            ),
             V::OriginDown,
             Action::Escalate,
             Scope::Unknown,
@@ -954,7 +1025,10 @@ mod tests {
     #[test]
     fn edge_failure_502_from_edge() {
         check(
-            with(world(cf(502, "error code: 502"), targets(0, Servfail), ok()), [compare(true)]),
+            with(
+                world(cf(502, "error code: 502"), targets(0, Servfail), ok()),
+                [compare(true)],
+            ),
             V::EdgeFailure,
             Action::DeployProxy,
             Scope::Region,
@@ -963,12 +1037,22 @@ mod tests {
 
     #[test]
     fn proxy_active_platform_healthy_again_means_rollback() {
-        check(world(proxied(), targets(0, Servfail), ok()), V::ProxyActive, Action::Rollback, Scope::Unknown);
+        check(
+            world(proxied(), targets(0, Servfail), ok()),
+            V::ProxyActive,
+            Action::Rollback,
+            Scope::Unknown,
+        );
     }
 
     #[test]
     fn proxy_active_platform_still_failing_means_none() {
-        check(world(proxied(), targets(4, Servfail), ok()), V::ProxyActive, Action::None, Scope::Unknown);
+        check(
+            world(proxied(), targets(4, Servfail), ok()),
+            V::ProxyActive,
+            Action::None,
+            Scope::Unknown,
+        );
     }
 
     #[test]
@@ -987,13 +1071,19 @@ mod tests {
 
     #[test]
     fn unknown_target_and_unresolvable_public_is_inconclusive() {
-        let v = vec![http(Role::Public, failed(HttpFailure::Connect)), http(Role::Origin, ok())];
+        let v = vec![
+            http(Role::Public, failed(HttpFailure::Connect)),
+            http(Role::Origin, ok()),
+        ];
         check(v, V::Inconclusive, Action::Escalate, Scope::Unknown);
     }
 
     #[test]
     fn second_origin_healthy_is_enough() {
-        let v = with(world(cf(530, "error code: 1016"), targets(4, Servfail), h10()), [http(Role::Origin, ok())]);
+        let v = with(
+            world(cf(530, "error code: 1016"), targets(4, Servfail), h10()),
+            [http(Role::Origin, ok())],
+        );
         check(v, V::DnsTargetFailure, Action::DeployProxy, Scope::Unknown);
     }
 
@@ -1001,14 +1091,21 @@ mod tests {
     fn degraded_status_page_is_evidence_not_verdict() {
         let v = with(world(ok(), targets(0, Servfail), ok()), [page(true)]);
         check(v.clone(), V::Healthy, Action::None, Scope::Unknown);
-        assert!(decide(&v).evidence.iter().any(|e| e.contains("heroku reports trouble")));
+        assert!(decide(&v)
+            .evidence
+            .iter()
+            .any(|e| e.contains("heroku reports trouble")));
     }
 
     #[track_caller]
     fn facts(a: HttpAnswer, edge: Option<u32>, heroku: Option<&str>, marker: bool) {
         let f = path_facts(&a);
         assert_eq!(
-            (f.edge_code, f.heroku_error.as_deref(), f.proxy_marker.is_some()),
+            (
+                f.edge_code,
+                f.heroku_error.as_deref(),
+                f.proxy_marker.is_some()
+            ),
             (edge, heroku, marker)
         );
     }
@@ -1020,15 +1117,32 @@ mod tests {
         facts(cf(502, "<span>Error 502</span>"), Some(502), None, false);
         facts(answer(530, &[], "plain"), None, None, false);
         facts(h10(), None, Some("H10"), false);
-        facts(answer(503, &[("via", "1.1 vegur")], "Application error"), None, Some("application error"), false);
-        facts(answer(200, &[("via", "1.1 vegur")], "HELLO H10X"), None, None, false);
+        facts(
+            answer(503, &[("via", "1.1 vegur")], "Application error"),
+            None,
+            Some("application error"),
+            false,
+        );
+        facts(
+            answer(200, &[("via", "1.1 vegur")], "HELLO H10X"),
+            None,
+            None,
+            false,
+        );
         facts(proxied(), None, None, true);
     }
 
     #[test]
     fn hostile_body_is_sanitized_in_detail() {
-        let d = decide(&world(answer(500, &[], "\x1b[2Jgotcha\r"), targets(0, Servfail), ok()));
-        assert!(d.checks.iter().all(|c| !c.detail.contains('\x1b') && !c.detail.contains('\r')));
+        let d = decide(&world(
+            answer(500, &[], "\x1b[2Jgotcha\r"),
+            targets(0, Servfail),
+            ok(),
+        ));
+        assert!(d
+            .checks
+            .iter()
+            .all(|c| !c.detail.contains('\x1b') && !c.detail.contains('\r')));
     }
 
     #[test]

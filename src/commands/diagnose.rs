@@ -52,8 +52,9 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
     record(&journal, &diagnosis, elapsed_ms)?;
     let doc = DiagnosisDoc::new(&diagnosis, &started_at, elapsed_ms);
     let verbose = ctx.printer.verbosity == Verbosity::Verbose;
-    ctx.printer
-        .result(&doc, || render(&ctx.printer, &diagnosis, elapsed_ms, verbose))?;
+    ctx.printer.result(&doc, || {
+        render(&ctx.printer, &diagnosis, elapsed_ms, verbose)
+    })?;
     Ok(if diagnosis.verdict == Verdict::Healthy {
         Exit::Success
     } else {

@@ -345,7 +345,9 @@ fn build(spec: &ResolverSpec, timeout: Duration) -> Upstream {
             TokioRuntimeProvider::default(),
         );
         *builder.options_mut() = opts;
-        builder.build().map_err(|e| format!("cannot set up resolver {addr}: {e}"))
+        builder
+            .build()
+            .map_err(|e| format!("cannot set up resolver {addr}: {e}"))
     });
     Upstream {
         spec: spec.clone(),
@@ -365,4 +367,3 @@ fn system_server() -> Result<SocketAddr, String> {
     let port = ns.connections.first().map(|c| c.port).unwrap_or(53);
     Ok(SocketAddr::new(ns.ip, port))
 }
-

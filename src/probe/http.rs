@@ -149,7 +149,11 @@ impl HttpProber {
 }
 
 /// The pinned addresses for `host:port`, as curl's `--resolve` applies them.
-pub fn pins_for<'a>(pins: &'a [Pin], host: &'a str, port: u16) -> impl Iterator<Item = IpAddr> + 'a {
+pub fn pins_for<'a>(
+    pins: &'a [Pin],
+    host: &'a str,
+    port: u16,
+) -> impl Iterator<Item = IpAddr> + 'a {
     pins.iter()
         .filter(move |p| p.port == port && p.host.eq_ignore_ascii_case(host))
         .map(|p| p.addr)

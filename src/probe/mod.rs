@@ -120,7 +120,9 @@ pub enum Outcome {
     Http(HttpAnswer),
     StatusPage(PageAnswer),
     /// The check could not run or did not finish: the reason.
-    NotRun { reason: String },
+    NotRun {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -337,9 +339,9 @@ pub async fn gather(
         .any(|c| matches!(c.spec, Spec::DnsChain { .. }) && c.role == Role::Public);
 
     let start = |check: Check,
-                     all: &mut Vec<Check>,
-                     results: &mut Vec<Option<Observation>>,
-                     pending: &mut FuturesUnordered<_>| {
+                 all: &mut Vec<Check>,
+                 results: &mut Vec<Option<Observation>>,
+                 pending: &mut FuturesUnordered<_>| {
         let index = all.len();
         watch.started(index, &check);
         all.push(check.clone());
@@ -378,7 +380,10 @@ pub async fn gather(
                 let observation = Observation {
                     check,
                     outcome: Outcome::NotRun {
-                        reason: format!("unfinished at the deadline of {} ms", deadline.as_millis()),
+                        reason: format!(
+                            "unfinished at the deadline of {} ms",
+                            deadline.as_millis()
+                        ),
                     },
                     elapsed: deadline,
                 };
@@ -415,8 +420,7 @@ pub async fn platform_health(settings: &Settings) -> PlatformHealth {
     let checks = standard_checks(settings)
         .into_iter()
         .filter(|c| {
-            matches!(c.role, Role::Target | Role::Origin)
-                || matches!(c.spec, Spec::DnsChain { .. })
+            matches!(c.role, Role::Target | Role::Origin) || matches!(c.spec, Spec::DnsChain { .. })
         })
         .collect();
     let observations = gather(settings, &prober, checks, settings.probe.deadline, &Quiet).await;

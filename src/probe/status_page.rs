@@ -67,10 +67,22 @@ mod tests {
 
     #[test]
     fn status_page_formats() {
-        check(r#"{"status":{"indicator":"none","description":"All Systems Operational"}}"#, Some(false));
-        check(r#"{"status":{"indicator":"major","description":"Partial outage"}}"#, Some(true));
-        check(r#"{"status":[{"system":"Apps","status":"green"},{"system":"Data","status":"green"}]}"#, Some(false));
-        check(r#"{"status":[{"system":"Apps","status":"red"}],"incidents":[]}"#, Some(true));
+        check(
+            r#"{"status":{"indicator":"none","description":"All Systems Operational"}}"#,
+            Some(false),
+        );
+        check(
+            r#"{"status":{"indicator":"major","description":"Partial outage"}}"#,
+            Some(true),
+        );
+        check(
+            r#"{"status":[{"system":"Apps","status":"green"},{"system":"Data","status":"green"}]}"#,
+            Some(false),
+        );
+        check(
+            r#"{"status":[{"system":"Apps","status":"red"}],"incidents":[]}"#,
+            Some(true),
+        );
         check(r#"{"status":"fine"}"#, None);
         check("<html>", None);
     }

@@ -31,10 +31,16 @@ pub async fn upgrade(prober: &HttpProber, url: &Url) -> HttpAnswer {
             .addrs(host, port)
             .await
             .map_err(|m| (HttpFailure::Connect, m))?;
-        let addrs: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect();
-        let stream = TcpStream::connect(&addrs[..])
-            .await
-            .map_err(|e| (HttpFailure::Connect, format!("cannot connect to {host}:{port}: {e}")))?;
+        let addrs: Vec<SocketAddr> = ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect();
+        let stream = TcpStream::connect(&addrs[..]).await.map_err(|e| {
+            (
+                HttpFailure::Connect,
+                format!("cannot connect to {host}:{port}: {e}"),
+            )
+        })?;
         match tokio_tungstenite::client_async_tls(ws_url.as_str(), stream).await {
             Ok((mut ws, response)) => {
                 let _ = ws.close(None).await;

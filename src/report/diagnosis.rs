@@ -99,7 +99,10 @@ pub fn render(p: &Printer, d: &Diagnosis, elapsed_ms: u64, all_checks: bool) -> 
                 .as_deref()
                 .map(|r| format!(" @{r}"))
                 .unwrap_or_default();
-            let error = c.error.map(|e| format!(" [{}]", e.as_str())).unwrap_or_default();
+            let error = c
+                .error
+                .map(|e| format!(" [{}]", e.as_str()))
+                .unwrap_or_default();
             out.push_str(&sanitize(&format!(
                 "  {mark} {} {}{resolver}{error}: {} ({} ms)\n",
                 c.id, c.target, c.detail, c.elapsed_ms
@@ -127,7 +130,11 @@ pub fn render(p: &Printer, d: &Diagnosis, elapsed_ms: u64, all_checks: bool) -> 
         &format!(
             "\n{} checks, {failed} failed, in {elapsed_ms} ms{}",
             d.checks.len(),
-            if all_checks { "" } else { "; -v shows every check" }
+            if all_checks {
+                ""
+            } else {
+                "; -v shows every check"
+            }
         ),
         Paint::Dim,
     ));

@@ -124,7 +124,10 @@ impl DnsServer {
     pub fn set_cname(&self, name: &str, target: &str) -> Result<()> {
         let target = Name::from_ascii(format!("{}.", key(target)))
             .with_context(|| format!("{target:?} is not a DNS name"))?;
-        self.with(|z| z.records.insert(key(name), vec![RData::CNAME(CNAME(target))]));
+        self.with(|z| {
+            z.records
+                .insert(key(name), vec![RData::CNAME(CNAME(target))])
+        });
         Ok(())
     }
 
@@ -197,7 +200,11 @@ impl Zone {
             });
             match cname {
                 Some(target) if qtype != RecordType::CNAME => {
-                    answers.push(Record::from_rdata(owner, TTL, RData::CNAME(CNAME(target.clone()))));
+                    answers.push(Record::from_rdata(
+                        owner,
+                        TTL,
+                        RData::CNAME(CNAME(target.clone())),
+                    ));
                     name = key(&target.to_string());
                 }
                 _ => {
@@ -238,10 +245,12 @@ impl RequestHandler for Handler {
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = true;
         let sent = match reply {
-            Reply::Drop => return ResponseInfo::from(hickory_proto::op::Header {
-                metadata,
-                counts: Default::default(),
-            }),
+            Reply::Drop => {
+                return ResponseInfo::from(hickory_proto::op::Header {
+                    metadata,
+                    counts: Default::default(),
+                })
+            }
             Reply::Code(code) => {
                 response_handle
                     .send_response(builder.error_msg(&request.metadata, code))
