@@ -269,7 +269,7 @@ fn dns_status(a: &DnsAnswer) -> (Status, Option<ErrorKind>, String) {
     let chain = if a.chain.is_empty() {
         String::new()
     } else {
-        format!("{} -> ", excerpt(&a.chain.join(" -> "), 200))
+        format!("CNAME {}; ", excerpt(&a.chain.join(" -> "), 200))
     };
     match &a.failure {
         None => {
@@ -289,7 +289,7 @@ fn dns_status(a: &DnsAnswer) -> (Status, Option<ErrorKind>, String) {
             (
                 Status::Fail,
                 Some(error),
-                format!("{chain}{} ({})", a.final_name(), excerpt(why, 120)),
+                format!("{chain}{}", excerpt(why, 120)),
             )
         }
     }

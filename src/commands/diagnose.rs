@@ -18,6 +18,8 @@ use crate::ui::{excerpt, Progress, Spinner, Verbosity};
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
+    // The deadline bounds the whole command, reading the config and the journal included.
+    let start = Instant::now();
     let settings = ctx.settings(&args.probe, &ApiArgs::default())?;
     if let Some(runbook) = &args.runbook {
         ctx.printer.warn(format!(
@@ -27,7 +29,6 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
     }
     let journal = ctx.journal("diagnose")?;
     let started_at = now_rfc3339();
-    let start = Instant::now();
     journal.append(
         "started",
         json!({
@@ -44,8 +45,8 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
         live: Mutex::new(HashMap::new()),
     };
     let checks = probe::standard_checks(&settings);
-    let observations =
-        probe::gather(&settings, &prober, checks, settings.probe.deadline, &watch).await;
+    let deadline = settings.probe.deadline.saturating_sub(start.elapsed());
+    let observations = probe::gather(&settings, &prober, checks, deadline, &watch).await;
     let diagnosis = diagnose::decide(&observations);
     let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
 

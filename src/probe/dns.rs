@@ -306,12 +306,13 @@ fn classify(e: &NetError) -> (DnsFailure, String) {
         NetError::Timeout => DnsFailure::Timeout,
         _ => DnsFailure::Connect,
     };
-    let detail = match kind {
-        DnsFailure::Nxdomain => "NXDOMAIN".to_owned(),
-        DnsFailure::NoRecords => "no records of this type".to_owned(),
-        DnsFailure::Servfail => match e {
-            NetError::Dns(HickoryDnsError::ResponseCode(code)) => code.to_string(),
-            _ => e.to_string(),
+    let detail = match (kind, e) {
+        (DnsFailure::Nxdomain, _) => "NXDOMAIN".to_owned(),
+        (DnsFailure::NoRecords, _) => "no records of this type".to_owned(),
+        (DnsFailure::Refused, _) => "REFUSED".to_owned(),
+        (DnsFailure::Servfail, NetError::Dns(HickoryDnsError::ResponseCode(code))) => match code {
+            ResponseCode::ServFail => "SERVFAIL".to_owned(),
+            other => format!("{other}"),
         },
         _ => e.to_string(),
     };
