@@ -191,14 +191,36 @@ fn chain(e: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// Whether a rustls error sits anywhere in the chain. io::Errors hide their inner error from
+/// `source()` and nest (tokio-rustls wraps the rustls error, the connector wraps that), so they
+/// are opened by hand.
+pub(crate) fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        let mut io = c.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(|e| e.get_ref()) {
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return true;
+            }
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        cur = c.source();
+    }
+    false
+}
+
 fn classify(e: &reqwest::Error) -> (HttpFailure, String) {
     let detail = chain(e);
     let lower = detail.to_ascii_lowercase();
     let kind = if e.is_timeout() {
         HttpFailure::Timeout
-    } else if ["certificate", "tls", "handshake", "alert"]
-        .iter()
-        .any(|w| lower.contains(w))
+    } else if is_tls(e)
+        || ["certificate", "tls handshake"]
+            .iter()
+            .any(|w| lower.contains(w))
     {
         HttpFailure::Tls
     } else if e.is_connect() {

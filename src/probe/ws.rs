@@ -55,7 +55,9 @@ pub async fn upgrade(prober: &HttpProber, url: &Url) -> HttpAnswer {
             }
             Err(e) => {
                 let text = e.to_string();
-                let kind = if text.to_ascii_lowercase().contains("tls") {
+                let tls = matches!(e, tokio_tungstenite::tungstenite::Error::Tls(_))
+                    || crate::probe::http::is_tls(&e);
+                let kind = if tls {
                     HttpFailure::Tls
                 } else {
                     HttpFailure::Protocol

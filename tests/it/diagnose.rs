@@ -384,3 +384,69 @@ fn hostile_remote_text_never_reaches_the_terminal_raw() {
         );
     }
 }
+
+#[test]
+fn websocket_upgrade_probe() {
+    let world = World::new();
+    let config = world.dir.path().join("failover.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "health_path = \"/health\"",
+            "health_path = \"/health\"\nwebsocket_path = \"/cable\"",
+        ),
+    )
+    .unwrap();
+    world.edge.set(Answer::cloudflare_ok().with_websocket());
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "healthy",
+        "none",
+        "unknown",
+        0,
+    );
+    let ws = checks(&doc, "ws.public");
+    assert_eq!(
+        (ws[0]["status"].as_str(), ws[0]["kind"].as_str()),
+        (Some("pass"), Some("websocket")),
+        "{doc:#}"
+    );
+    assert!(ws[0]["target"].as_str().unwrap().ends_with("/cable"));
+    // An edge that answers the upgrade with a plain 200 fails the probe, not the verdict.
+    world.edge.set(Answer::cloudflare_ok());
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "healthy",
+        "none",
+        "unknown",
+        0,
+    );
+    let ws = checks(&doc, "ws.public");
+    assert_eq!(
+        (ws[0]["status"].as_str(), ws[0]["error"].as_str()),
+        (Some("fail"), Some("http_status")),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn tls_failure_at_the_edge_is_edge_failure() {
+    let world = World::new();
+    // The edge speaks plain HTTP where users expect TLS: the handshake fails.
+    let config = world.dir.path().join("failover.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("public_url = \"http://api", "public_url = \"https://api"),
+    )
+    .unwrap();
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "edge_failure",
+        "deploy-proxy",
+        "region",
+        3,
+    );
+    assert_eq!(checks(&doc, "http.public")[0]["error"], "tls", "{doc:#}");
+}
