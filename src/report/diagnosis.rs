@@ -103,10 +103,12 @@ pub fn render(p: &Printer, d: &Diagnosis, elapsed_ms: u64, all_checks: bool) -> 
                 .error
                 .map(|e| format!(" [{}]", e.as_str()))
                 .unwrap_or_default();
-            out.push_str(&sanitize(&format!(
-                "  {mark} {} {}{resolver}{error}: {} ({} ms)\n",
+            // Only the remote parts are sanitized: the mark carries our own colour codes.
+            let text = sanitize(&format!(
+                "{} {}{resolver}{error}: {} ({} ms)",
                 c.id, c.target, c.detail, c.elapsed_ms
-            )));
+            ));
+            out.push_str(&format!("  {mark} {text}\n"));
         }
     }
     if !d.next.is_empty() {
