@@ -112,10 +112,10 @@ impl Watch for Spinners {
             Status::Fail => "✗",
             Status::Skip => "-",
         };
-        spinner.finish(format!(
-            "{mark} {}: {}",
-            label(&observation.check),
-            excerpt(&report.detail, 100)
+        // One terminal line each: a wrapped line would tear the spinners redrawn below it.
+        spinner.finish(excerpt(
+            &format!("{mark} {}: {}", label(&observation.check), report.detail),
+            78,
         ));
     }
 }

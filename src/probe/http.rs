@@ -178,15 +178,21 @@ impl reqwest::dns::Resolve for ProbeResolver {
     }
 }
 
+/// The error chain in one line, without the wrappers that only repeat the URL or say
+/// "client error", so the cause a person acts on comes first.
 fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
     while let Some(c) = cur {
         let s = c.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
+        let wrapper = s.starts_with("error sending request") || s.starts_with("client error (");
+        if !wrapper && !parts.iter().any(|p| p.contains(&s)) {
             parts.push(s);
         }
         cur = c.source();
+    }
+    if parts.is_empty() {
+        parts.push(e.to_string());
     }
     parts.join(": ")
 }
