@@ -489,6 +489,7 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
         Role::Origin,
         Role::Compare,
         Role::Status,
+        Role::Extra,
     ];
     for role in order {
         for o in obs.iter().filter(|o| o.check.role == role) {
@@ -1095,6 +1096,13 @@ mod tests {
             .evidence
             .iter()
             .any(|e| e.contains("heroku reports trouble")));
+    }
+
+    #[test]
+    fn failing_extra_check_is_evidence_only() {
+        let v = with(world(ok(), targets(0, Servfail), ok()), [http(Role::Extra, h10())]);
+        check(v.clone(), V::Healthy, Action::None, Scope::Unknown);
+        assert!(decide(&v).evidence.iter().any(|e| e.starts_with("FAIL extra")));
     }
 
     #[track_caller]

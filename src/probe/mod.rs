@@ -35,6 +35,8 @@ pub enum Role {
     Compare,
     /// A provider status page.
     Status,
+    /// A team's own addition (a runbook step): evidence shown with the verdict, never deciding it.
+    Extra,
 }
 
 /// The parameters of one check.
