@@ -1100,9 +1100,15 @@ mod tests {
 
     #[test]
     fn failing_extra_check_is_evidence_only() {
-        let v = with(world(ok(), targets(0, Servfail), ok()), [http(Role::Extra, h10())]);
+        let v = with(
+            world(ok(), targets(0, Servfail), ok()),
+            [http(Role::Extra, h10())],
+        );
         check(v.clone(), V::Healthy, Action::None, Scope::Unknown);
-        assert!(decide(&v).evidence.iter().any(|e| e.starts_with("FAIL extra")));
+        assert!(decide(&v)
+            .evidence
+            .iter()
+            .any(|e| e.starts_with("FAIL extra")));
     }
 
     #[track_caller]

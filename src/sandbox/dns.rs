@@ -61,14 +61,7 @@ const TTL: u32 = 5;
 impl DnsServer {
     /// An authority with empty zones on 127.0.0.1, a random port, UDP and TCP.
     pub async fn start() -> Result<Self> {
-        let udp = UdpSocket::bind("127.0.0.1:0")
-            .await
-            .context("cannot bind the sandbox DNS UDP socket")?;
-        let addr = udp.local_addr()?;
-        // TCP on the same port, so a resolver falling back to TCP reaches the same server.
-        let tcp = TcpListener::bind(addr)
-            .await
-            .context("cannot bind the sandbox DNS TCP listener")?;
+        let (udp, tcp, addr) = bind_pair().await?;
         let zone = Arc::new(Mutex::new(Zone::default()));
         let queries = Arc::new(AtomicUsize::new(0));
         let mut server = Server::new(Handler {
@@ -151,6 +144,24 @@ impl DnsServer {
     pub fn set_default(&self, behaviour: Behaviour) {
         self.with(|z| z.default = Some(behaviour));
     }
+}
+
+/// A UDP socket and a TCP listener on the same random port, so a resolver falling back to TCP
+/// reaches the same server. The port the kernel picks for UDP may be taken for TCP; try again.
+async fn bind_pair() -> Result<(UdpSocket, TcpListener, SocketAddr)> {
+    let mut last = None;
+    for _ in 0..32 {
+        let udp = UdpSocket::bind("127.0.0.1:0")
+            .await
+            .context("cannot bind the sandbox DNS UDP socket")?;
+        let addr = udp.local_addr()?;
+        match TcpListener::bind(addr).await {
+            Ok(tcp) => return Ok((udp, tcp, addr)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(anyhow::Error::new(last.expect("at least one attempt"))
+        .context("cannot bind the sandbox DNS TCP listener beside its UDP socket"))
 }
 
 impl Drop for DnsServer {

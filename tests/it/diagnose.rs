@@ -60,11 +60,11 @@ origin = "http://{ORIGIN}:{origin}"
 health_path = "/health"
 
 [dns]
-timeout_ms = 400
+timeout_ms = 2000
 
 [probe]
-timeout_ms = 2000
-deadline_ms = 5000
+timeout_ms = 5000
+deadline_ms = 10000
 
 [[compare]]
 name = "staging-eu"
@@ -138,6 +138,42 @@ fn verdict(out: &Run, verdict: &str, action: &str, scope: &str, code: i32) -> Va
         out.stderr
     );
     assert_eq!(doc["schema"], "failover.diagnosis/v1");
+    // Exactly the document of CONTRACT.md: these keys, no others.
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        keys(&doc),
+        [
+            "action",
+            "checks",
+            "elapsed_ms",
+            "schema",
+            "scope",
+            "started_at",
+            "summary",
+            "verdict"
+        ]
+    );
+    for check in doc["checks"].as_array().unwrap() {
+        assert_eq!(
+            keys(check),
+            [
+                "detail",
+                "elapsed_ms",
+                "error",
+                "id",
+                "kind",
+                "resolver",
+                "status",
+                "target"
+            ]
+        );
+        let status = check["status"].as_str().unwrap();
+        assert!(
+            ["pass", "fail", "warn", "skip"].contains(&status),
+            "{check}"
+        );
+        assert_eq!(status == "fail", !check["error"].is_null(), "{check}");
+    }
     assert!(doc["started_at"].as_str().is_some_and(|s| s.ends_with('Z')));
     assert!(doc["elapsed_ms"].is_u64());
     doc
