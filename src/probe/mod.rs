@@ -210,7 +210,12 @@ pub fn standard_checks(settings: &Settings) -> Vec<Check> {
     let service = &settings.service;
     let mut checks = Vec::new();
     let host = service.public_host().to_owned();
-    for resolver in &settings.dns.resolvers {
+    // An IP literal has no name to resolve: only its HTTP checks make sense.
+    let named = host
+        .trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_err();
+    for resolver in settings.dns.resolvers.iter().filter(|_| named) {
         checks.push(Check {
             id: "dns.public".into(),
             role: Role::Public,
@@ -321,7 +326,7 @@ pub struct Quiet;
 impl Watch for Quiet {}
 
 /// Runs `checks` concurrently under `deadline`. When no DNS target is configured, the first
-/// public chain that shows a CNAME names it, and the target checks join the run at once.
+/// public chain that shows a CNAME names it (its first hop), and the target checks join the run at once.
 /// Checks unfinished at the deadline come back as [`Outcome::NotRun`]. Observations are in the
 /// order the checks were added.
 pub async fn gather(
@@ -362,7 +367,9 @@ pub async fn gather(
         watch.finished(index, &observation);
         if learn_target && !target_known && observation.check.role == Role::Public {
             if let Outcome::Dns(answer) = &observation.outcome {
-                if let Some(target) = answer.chain.last() {
+                // The first hop is the name the platform gave (haiku-word-123.herokudns.com);
+                // resolving it follows whatever chain lies behind it.
+                if let Some(target) = answer.chain.first() {
                     target_known = true;
                     for check in target_checks(settings, target) {
                         start(check, &mut all, &mut results, &mut pending);

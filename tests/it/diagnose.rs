@@ -492,3 +492,31 @@ fn tls_failure_at_the_edge_is_edge_failure() {
     );
     assert_eq!(checks(&doc, "http.public")[0]["error"], "tls", "{doc:#}");
 }
+
+#[test]
+fn multi_hop_chain_names_the_first_hop_as_target() {
+    let world = World::new();
+    let elb = "edge-lb-1.platform-lb.test";
+    world.dns.set_cname(TARGET, elb).unwrap();
+    world.dns.set_addrs(elb, &["127.0.0.1".parse().unwrap()]);
+    world.dns.set_behaviour(elb, Behaviour::Servfail);
+    world.edge.set(Answer::cloudflare_1016());
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "dns_target_failure",
+        "deploy-proxy",
+        "region",
+        3,
+    );
+    let chain = checks(&doc, "dns.public")[0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(chain.contains(&format!("{TARGET} -> {elb}")), "{chain}");
+    let target = checks(&doc, "dns.target");
+    assert_eq!(
+        (target[0]["target"].as_str(), target[0]["error"].as_str()),
+        (Some(TARGET), Some("servfail")),
+        "{doc:#}"
+    );
+}
