@@ -326,7 +326,8 @@ pub struct Quiet;
 impl Watch for Quiet {}
 
 /// Runs `checks` concurrently under `deadline`. When no DNS target is configured, the first
-/// public chain that shows a CNAME names it (its first hop), and the target checks join the run at once.
+/// public chain that shows a CNAME names it (its first hop), and the target checks join the
+/// run at once.
 /// Checks unfinished at the deadline come back as [`Outcome::NotRun`]. Observations are in the
 /// order the checks were added.
 pub async fn gather(
@@ -389,10 +390,7 @@ pub async fn gather(
                 let observation = Observation {
                     check,
                     outcome: Outcome::NotRun {
-                        reason: format!(
-                            "unfinished at the deadline of {} ms",
-                            deadline.as_millis()
-                        ),
+                        reason: "unfinished at the deadline (probe.deadline_ms)".to_owned(),
                     },
                     elapsed: deadline,
                 };

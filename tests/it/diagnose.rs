@@ -520,3 +520,30 @@ fn multi_hop_chain_names_the_first_hop_as_target() {
         "{doc:#}"
     );
 }
+
+#[test]
+fn deadline_cuts_off_unfinished_checks() {
+    let world = World::new();
+    let config = world.dir.path().join("failover.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    // DNS may take 30 s per query, but the whole diagnosis only 1 s.
+    let text = text
+        .replace("timeout_ms = 2000", "timeout_ms = 30000")
+        .replace("deadline_ms = 10000", "deadline_ms = 1000");
+    std::fs::write(&config, text).unwrap();
+    let hole = world
+        .rt
+        .block_on(DnsServer::responder(Behaviour::Blackhole))
+        .unwrap();
+    let hole = hole.addr().to_string();
+    let out = run(failover(world.dir.path()).args(["diagnose", "--json", "--resolver", &hole]));
+    let doc = verdict(&out, "inconclusive", "escalate", "unknown", 3);
+    for id in ["dns.public", "http.public", "http.origin"] {
+        let c = checks(&doc, id);
+        assert_eq!(c[0]["status"], "skip", "{doc:#}");
+        assert!(
+            c[0]["detail"].as_str().unwrap().contains("deadline"),
+            "{doc:#}"
+        );
+    }
+}
