@@ -450,23 +450,22 @@ pub fn platform_health(obs: &[Observation]) -> PlatformHealth {
 /// The verdict. Cannot fail: missing evidence makes it `inconclusive`.
 pub fn decide(obs: &[Observation]) -> Diagnosis {
     let checks: Vec<CheckReport> = obs.iter().map(check_report).collect();
-    let report_of = |o: &Observation| -> &CheckReport {
-        let i = obs
-            .iter()
-            .position(|x| std::ptr::eq(x, o))
-            .expect("observation from the same slice");
-        &checks[i]
-    };
-    let public = obs
+    // Each observation beside its report: the verdict reads the first, the evidence the second.
+    let rows: Vec<(&Observation, &CheckReport)> = obs.iter().zip(&checks).collect();
+    let public = rows
         .iter()
-        .find(|o| o.check.role == Role::Public && matches!(o.check.spec, Spec::Http { .. }));
-    let public_answer = public.and_then(http_of);
-    let origins: Vec<&Observation> = obs
+        .copied()
+        .find(|(o, _)| o.check.role == Role::Public && matches!(o.check.spec, Spec::Http { .. }));
+    let public_answer = public.and_then(|(o, _)| http_of(o));
+    let origins: Vec<(&Observation, &CheckReport)> = rows
         .iter()
-        .filter(|o| o.check.role == Role::Origin)
+        .copied()
+        .filter(|(o, _)| o.check.role == Role::Origin)
         .collect();
-    let origin_ok = origins.iter().find(|o| http_of(o).is_some_and(http_ok));
-    let origins_ran = origins.iter().filter(|o| http_of(o).is_some()).count();
+    let origin_ok = origins
+        .iter()
+        .find(|(o, _)| http_of(o).is_some_and(http_ok));
+    let origins_ran = origins.iter().filter(|(o, _)| http_of(o).is_some()).count();
     let target = target_state(obs);
     let platform = platform_health(obs);
     let mut evidence: Vec<String> = Vec::new();
@@ -492,8 +491,7 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
         Role::Extra,
     ];
     for role in order {
-        for o in obs.iter().filter(|o| o.check.role == role) {
-            let r = report_of(o);
+        for (o, r) in rows.iter().copied().filter(|(o, _)| o.check.role == role) {
             let telling = r.status != Status::Pass
                 || matches!(role, Role::Origin | Role::Compare)
                 || (role == Role::Public && matches!(o.check.spec, Spec::Http { .. }))
@@ -504,7 +502,7 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
         }
     }
 
-    let origin_summary = match origin_ok.map(|o| (o, http_of(o))) {
+    let origin_summary = match origin_ok.map(|(o, _)| (o, http_of(o))) {
         Some((o, Some(a))) => format!(
             "origin answers {} in {} ms",
             a.status.unwrap_or_default(),
@@ -539,16 +537,15 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
             Verdict::Inconclusive,
             "the public URL was not checked".to_owned(),
         ),
-        (Some(p), None) => (
+        (Some((_, public_report)), None) => (
             Verdict::Inconclusive,
             format!(
                 "the public URL check did not finish: {}",
-                report_of(p).detail
+                public_report.detail
             ),
         ),
-        (Some(p), Some(answer)) => {
+        (Some((p, public_report)), Some(answer)) => {
             let facts = path_facts(answer);
-            let public_report = report_of(p);
             if let Some(marker) = &facts.proxy_marker {
                 let state = if platform.healthy() {
                     "the platform path is healthy again"
@@ -575,7 +572,7 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
                         "the direct origin fails too ({}): a proxy cannot help",
                         origins
                             .first()
-                            .map(|o| report_of(o).detail.clone())
+                            .map(|(_, r)| r.detail.clone())
                             .unwrap_or_default()
                     ),
                 )

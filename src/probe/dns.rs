@@ -59,13 +59,6 @@ pub struct DnsAnswer {
     pub failure: Option<(DnsFailure, String)>,
 }
 
-impl DnsAnswer {
-    /// The last name of the chain (the name itself when there is no CNAME).
-    pub fn final_name(&self) -> &str {
-        self.chain.last().map(String::as_str).unwrap_or(&self.name)
-    }
-}
-
 /// The configured resolvers, ready to ask. Cheap to share behind an `Arc`.
 pub struct DnsClient {
     resolvers: Vec<Upstream>,
@@ -93,18 +86,6 @@ impl DnsClient {
             resolvers,
             timeout: settings.timeout,
         }
-    }
-
-    /// The resolvers in configuration order, with their display labels.
-    pub fn resolvers(&self) -> Vec<(ResolverSpec, String)> {
-        self.resolvers
-            .iter()
-            .map(|u| (u.spec.clone(), u.label.clone()))
-            .collect()
-    }
-
-    pub fn timeout(&self) -> Duration {
-        self.timeout
     }
 
     fn upstream(&self, spec: &ResolverSpec) -> Option<&Upstream> {
