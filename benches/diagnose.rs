@@ -40,14 +40,14 @@ fn main() {
             blackholes,
         )
     });
-    let write_config = |name: &str, deadline_ms: u64| {
+    let write_config = |name: &str, timeout_ms: u64, deadline_ms: u64| {
         let path = dir.path().join(name);
         std::fs::write(
             &path,
             format!(
                 "[service]\npublic_url = \"http://api.example.test:{}\"\n\
                  origin = \"http://myapp.herokuapp.test:{}\"\nhealth_path = \"/health\"\n\n\
-                 [dns]\ntimeout_ms = 2000\n\n[probe]\ntimeout_ms = 5000\ndeadline_ms = {deadline_ms}\n\n\
+                 [dns]\ntimeout_ms = {timeout_ms}\n\n[probe]\ntimeout_ms = 5000\ndeadline_ms = {deadline_ms}\n\n\
                  [[compare]]\nname = \"staging-eu\"\npublic_url = \"http://staging.example.test:{}\"\n\
                  region = \"eu\"\n",
                 edge.port(),
@@ -58,8 +58,9 @@ fn main() {
         .unwrap();
         path
     };
-    let normal = write_config("failover.toml", 3000);
-    let tight = write_config("tight.toml", 1000);
+    let normal = write_config("failover.toml", 2000, 3000);
+    let tight = write_config("tight.toml", 2000, 1000);
+    let quick = write_config("quick.toml", 500, 3000);
     let pin = format!("api.example.test:{}:127.0.0.1", edge.port());
     let diagnose = |config: &std::path::Path, resolvers: &[String], json: bool| {
         let mut cmd = Command::new(BIN);
@@ -91,6 +92,17 @@ fn main() {
         times.push(t);
     }
     report("outage diagnosed (wall, whole process)", &mut times);
+
+    println!("\n== the same outage with the target blackholing (dns.timeout_ms 500)");
+    dns.set_behaviour("haiku-word-123.herokudns.test", Behaviour::Blackhole);
+    let mut times = Vec::new();
+    for _ in 0..RUNS {
+        let (t, out) = diagnose(&quick, &[dns.addr().to_string()], true);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(doc["verdict"], "dns_target_failure", "{doc:#}");
+        times.push(t);
+    }
+    report("outage diagnosed, target timing out (wall)", &mut times);
 
     let holes: Vec<String> = blackholes.iter().map(|b| b.addr().to_string()).collect();
     for (config, deadline) in [(&normal, 3000), (&tight, 1000)] {

@@ -45,7 +45,13 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
         live: Mutex::new(HashMap::new()),
     };
     let checks = probe::standard_checks(&settings);
-    let deadline = settings.probe.deadline.saturating_sub(start.elapsed());
+    // A twentieth of the deadline (at most 250 ms) is kept for deciding, journaling, printing
+    // and leaving, so the process as a whole ends by the deadline.
+    let reserve = (settings.probe.deadline / 20).min(std::time::Duration::from_millis(250));
+    let deadline = settings
+        .probe
+        .deadline
+        .saturating_sub(start.elapsed() + reserve);
     let observations = probe::gather(&settings, &prober, checks, deadline, &watch).await;
     let diagnosis = diagnose::decide(&observations);
     let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);

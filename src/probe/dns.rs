@@ -142,6 +142,16 @@ impl DnsClient {
         answer
     }
 
+    /// The name `host` is a CNAME to on one resolver, if it is one and the resolver says so.
+    pub async fn first_hop(&self, spec: &ResolverSpec, host: &str) -> Option<String> {
+        let resolver = self.upstream(spec)?.resolver.as_ref().ok()?;
+        let found = self.query(resolver, host, RecordType::CNAME).await.ok()?;
+        found.into_iter().find_map(|f| match f {
+            Found::Name(n) if n != host => Some(n),
+            _ => None,
+        })
+    }
+
     /// Resolves `name`'s addresses (A and AAAA, at once) on one resolver.
     pub async fn resolve_addrs(&self, spec: &ResolverSpec, name: &str) -> DnsAnswer {
         let Some(up) = self.upstream(spec) else {

@@ -326,8 +326,9 @@ pub struct Quiet;
 impl Watch for Quiet {}
 
 /// Runs `checks` concurrently under `deadline`. When no DNS target is configured, the first
-/// public chain that shows a CNAME names it (its first hop), and the target checks join the
-/// run at once.
+/// CNAME hop of the public host (haiku-word-123.herokudns.com) names it, from whichever
+/// resolver shows it first, and the target checks join the run at once: a target that
+/// blackholes then costs one DNS timeout, not the chain's timeout and then the target's.
 /// Checks unfinished at the deadline come back as [`Outcome::NotRun`]. Observations are in the
 /// order the checks were added.
 pub async fn gather(
@@ -342,9 +343,18 @@ pub async fn gather(
     let mut results: Vec<Option<Observation>> = Vec::new();
     let mut pending = FuturesUnordered::new();
     let mut target_known = checks.iter().any(|c| c.role == Role::Target);
-    let learn_target = checks
+    // One CNAME question per resolver, beside the chain checks, to learn the target early.
+    let mut discover: FuturesUnordered<_> = checks
         .iter()
-        .any(|c| matches!(c.spec, Spec::DnsChain { .. }) && c.role == Role::Public);
+        .filter(|_| !target_known)
+        .filter_map(|c| match (&c.spec, c.role) {
+            (Spec::DnsChain { host, resolver }, Role::Public) => {
+                let (dns, host, resolver) = (prober.dns.clone(), host.clone(), resolver.clone());
+                Some(async move { dns.first_hop(&resolver, &host).await })
+            }
+            _ => None,
+        })
+        .collect();
 
     let start = |check: Check,
                  all: &mut Vec<Check>,
@@ -361,15 +371,30 @@ pub async fn gather(
         start(check, &mut all, &mut results, &mut pending);
     }
     loop {
-        let next = tokio::time::timeout_at(end, pending.next()).await;
-        let Ok(Some((index, observation))) = next else {
-            break;
+        let next = tokio::time::timeout_at(end, async {
+            tokio::select! {
+                Some(Some(target)) = discover.next(), if !target_known && !discover.is_empty() => {
+                    Step::Target(target)
+                }
+                done = pending.next() => Step::Done(done),
+            }
+        })
+        .await;
+        let (index, observation) = match next {
+            Ok(Step::Target(target)) => {
+                target_known = true;
+                for check in target_checks(settings, &target) {
+                    start(check, &mut all, &mut results, &mut pending);
+                }
+                continue;
+            }
+            Ok(Step::Done(Some(done))) => done,
+            Ok(Step::Done(None)) | Err(_) => break,
         };
         watch.finished(index, &observation);
-        if learn_target && !target_known && observation.check.role == Role::Public {
+        // A chain may finish before any discovery question does; it names the target as well.
+        if !target_known && observation.check.role == Role::Public {
             if let Outcome::Dns(answer) = &observation.outcome {
-                // The first hop is the name the platform gave (haiku-word-123.herokudns.com);
-                // resolving it follows whatever chain lies behind it.
                 if let Some(target) = answer.chain.first() {
                     target_known = true;
                     for check in target_checks(settings, target) {
@@ -399,6 +424,11 @@ pub async fn gather(
             })
         })
         .collect()
+}
+
+enum Step<T> {
+    Target(String),
+    Done(Option<T>),
 }
 
 /// Is the platform path healthy: does the DNS target resolve, does the origin answer?
