@@ -329,6 +329,11 @@ fn build(spec: &ResolverSpec, timeout: Duration) -> Upstream {
         opts.timeout = timeout;
         opts.num_concurrent_reqs = 1;
         opts.preserve_intermediates = true;
+        // A diagnosis reports what the resolver says now, never what it said a moment ago:
+        // no answer is kept (a resolver asked again after a change must be asked for real).
+        opts.cache_size = 0;
+        opts.positive_max_ttl = Some(Duration::ZERO);
+        opts.negative_max_ttl = Some(Duration::ZERO);
         opts.ndots = 0;
         // /etc/hosts would answer for names the resolver under test never saw.
         opts.use_hosts_file = hickory_resolver::config::ResolveHosts::Never;
@@ -358,4 +363,89 @@ fn system_server() -> Result<SocketAddr, String> {
         .ok_or_else(|| "no nameserver in /etc/resolv.conf".to_owned())?;
     let port = ns.connections.first().map(|c| c.port).unwrap_or(53);
     Ok(SocketAddr::new(ns.ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::dns::{Behaviour, DnsServer};
+
+    const TARGET: &str = "haiku-word-123.herokudns.test";
+
+    fn client(server: &DnsServer) -> (DnsClient, ResolverSpec) {
+        let spec = ResolverSpec::Addr(server.addr());
+        let settings = DnsSettings {
+            resolvers: vec![spec.clone()],
+            timeout: Duration::from_secs(2),
+        };
+        (DnsClient::new(&settings), spec)
+    }
+
+    #[track_caller]
+    fn check(answer: &DnsAnswer, chain: &[&str], addrs: usize, failure: Option<DnsFailure>) {
+        assert_eq!(
+            (
+                answer.chain.iter().map(String::as_str).collect::<Vec<_>>(),
+                answer.addrs.len(),
+                answer.failure.as_ref().map(|f| f.0)
+            ),
+            (chain.to_vec(), addrs, failure),
+            "{answer:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_behaviour_is_classified_and_heals() {
+        let server = DnsServer::start().await.unwrap();
+        server.set_cname("api.example.test", TARGET).unwrap();
+        server.set_addrs(
+            TARGET,
+            &["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+        );
+        server.set_txt("txt-only.test", &["v=spf1 -all"]);
+        let (dns, r) = client(&server);
+
+        check(
+            &dns.resolve_chain(&r, "api.example.test").await,
+            &[TARGET],
+            2,
+            None,
+        );
+        check(
+            &dns.resolve_addrs(&r, "txt-only.test").await,
+            &[],
+            0,
+            Some(DnsFailure::NoRecords),
+        );
+        check(
+            &dns.resolve_addrs(&r, "missing.test").await,
+            &[],
+            0,
+            Some(DnsFailure::Nxdomain),
+        );
+        for (how, failure) in [
+            (Behaviour::Servfail, DnsFailure::Servfail),
+            (Behaviour::Refused, DnsFailure::Refused),
+            (Behaviour::Nxdomain, DnsFailure::Nxdomain),
+            (Behaviour::Blackhole, DnsFailure::Timeout),
+        ] {
+            server.set_behaviour(TARGET, how);
+            check(&dns.resolve_addrs(&r, TARGET).await, &[], 0, Some(failure));
+            // The public host's chain still shows the hop, then the failure.
+            check(
+                &dns.resolve_chain(&r, "api.example.test").await,
+                &[TARGET],
+                0,
+                Some(failure),
+            );
+        }
+        server.set_behaviour(TARGET, Behaviour::Answer);
+        check(&dns.resolve_addrs(&r, TARGET).await, &[], 2, None);
+        assert_eq!(
+            dns.first_hop(&r, "api.example.test").await.as_deref(),
+            Some(TARGET)
+        );
+        assert_eq!(dns.lookup_any(TARGET).await.map(|a| a.len()), Ok(2));
+        assert!(server.queries() > 10);
+    }
 }
