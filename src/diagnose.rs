@@ -362,10 +362,12 @@ fn http_status(check: &Check, a: &HttpAnswer) -> (Status, Option<ErrorKind>, Str
     }
 }
 
-/// Whether the DNS target resolves, from the target checks: `None` when none ran.
+/// Whether the DNS target resolves, from the target checks.
 struct TargetState {
     name: Option<String>,
+    /// Resolvers that answered about the target (an unreachable resolver says nothing of it).
     ran: usize,
+    /// The resolvers on which it failed.
     failed: Vec<String>,
     first_failure: Option<ErrorKind>,
 }
@@ -380,6 +382,9 @@ fn target_state(obs: &[Observation]) -> TargetState {
     for o in obs.iter().filter(|o| o.check.role == Role::Target) {
         if let Outcome::Dns(a) = &o.outcome {
             state.name.get_or_insert_with(|| a.name.clone());
+            if matches!(a.failure, Some((crate::probe::dns::DnsFailure::Connect, _))) {
+                continue;
+            }
             state.ran += 1;
             if a.addrs.is_empty() {
                 state.failed.push(a.resolver.clone());
@@ -481,24 +486,30 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
             None => format!("{mark} {} {}: {}", r.id, r.target, r.detail),
         }
     };
-    // The most telling first: the public URL, then the target, then the origins, then the rest.
-    let order = [
-        Role::Public,
-        Role::Target,
-        Role::Origin,
-        Role::Compare,
-        Role::Status,
-        Role::Extra,
-    ];
-    for role in order {
-        for (o, r) in rows.iter().copied().filter(|(o, _)| o.check.role == role) {
-            let telling = r.status != Status::Pass
-                || matches!(role, Role::Origin | Role::Compare)
-                || (role == Role::Public && matches!(o.check.spec, Spec::Http { .. }))
-                || (role == Role::Target && target.failed.is_empty());
-            if telling && !evidence.iter().any(|e| e == &line(r)) {
-                evidence.push(line(r));
-            }
+    // The most telling first: what users get (the public URL, then its DNS), the target, the
+    // origins, then the rest; within a role, in the order the checks ran.
+    let rank = |o: &Observation| {
+        let role = match o.check.role {
+            Role::Public => 0,
+            Role::Target => 2,
+            Role::Origin => 3,
+            Role::Compare => 4,
+            Role::Status => 5,
+            Role::Extra => 6,
+        };
+        let public_dns = o.check.role == Role::Public && o.check.kind() == "dns";
+        role + usize::from(public_dns)
+    };
+    let mut ordered = rows.clone();
+    ordered.sort_by_key(|(o, _)| rank(o));
+    for (o, r) in ordered {
+        let role = o.check.role;
+        let telling = r.status != Status::Pass
+            || matches!(role, Role::Origin | Role::Compare)
+            || (role == Role::Public && matches!(o.check.spec, Spec::Http { .. }))
+            || (role == Role::Target && target.failed.is_empty());
+        if telling && !evidence.iter().any(|e| e == &line(r)) {
+            evidence.push(line(r));
         }
     }
 
@@ -1093,6 +1104,13 @@ mod tests {
             .evidence
             .iter()
             .any(|e| e.contains("heroku reports trouble")));
+    }
+
+    #[test]
+    fn unreachable_resolver_says_nothing_about_the_target() {
+        let mut v = world(failed(HttpFailure::Tls), targets(0, Servfail), ok());
+        v.push(target(3, Some(DnsFailure::Connect)));
+        check(v, V::EdgeFailure, Action::DeployProxy, Scope::Unknown);
     }
 
     #[test]
