@@ -68,6 +68,12 @@ pub struct HttpProber {
 impl HttpProber {
     /// GET `url` without following redirects (the first hop is what tells the path).
     pub async fn get(&self, url: &Url) -> HttpAnswer {
+        self.get_up_to(url, BODY_LIMIT).await
+    }
+
+    /// GET keeping up to `limit` bytes of the body (a status page summary is larger than any
+    /// error page).
+    pub async fn get_up_to(&self, url: &Url, limit: usize) -> HttpAnswer {
         let mut answer = HttpAnswer {
             url: url.to_string(),
             ..HttpAnswer::default()
@@ -102,9 +108,9 @@ impl HttpProber {
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    let room = BODY_LIMIT - body.len();
+                    let room = limit - body.len();
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                    if body.len() >= BODY_LIMIT {
+                    if body.len() >= limit {
                         break;
                     }
                 }

@@ -167,7 +167,8 @@ impl Prober {
             Spec::Http { url } => Outcome::Http(self.http.get(url).await),
             Spec::WebSocket { url } => Outcome::Http(ws::upgrade(&self.http, url).await),
             Spec::StatusPage { url, .. } => {
-                let answer = self.http.get(url).await;
+                // Statuspage summaries list every component: hundreds of kilobytes.
+                let answer = self.http.get_up_to(url, 4 << 20).await;
                 match (&answer.failure, answer.status) {
                     (Some((kind, why)), _) => Outcome::NotRun {
                         reason: format!("{}: {why}", kind.as_str()),
@@ -479,6 +480,49 @@ mod tests {
     use crate::sandbox::http::{Answer, HttpServer};
 
     const TARGET: &str = "haiku-word-123.herokudns.test";
+
+    /// A real Statuspage summary lists every component; the whole document must be read.
+    #[tokio::test]
+    async fn large_status_page_is_read_whole() {
+        let components: Vec<serde_json::Value> = (0..2000)
+            .map(|i| serde_json::json!({"id": i, "name": format!("Component {i}"), "status": "operational"}))
+            .collect();
+        let body = serde_json::json!({
+            "components": components,
+            "status": {"indicator": "minor", "description": "Minor Service Outage"},
+        })
+        .to_string();
+        assert!(body.len() > 4 * http::BODY_LIMIT);
+        let page = HttpServer::start(Answer::new(200, body)).await.unwrap();
+        let file = LoadedFile::parse(
+            std::path::Path::new("failover.toml"),
+            "[service]\npublic_url = \"https://a.test\"\norigin = \"https://b.test\"\n".to_owned(),
+        )
+        .unwrap();
+        let settings = Settings::resolve(
+            &file,
+            &Env::default(),
+            &ProbeArgs::default(),
+            &ApiArgs::default(),
+        )
+        .unwrap();
+        let check = Check {
+            id: "status.cloudflare".into(),
+            role: Role::Status,
+            spec: Spec::StatusPage {
+                name: "cloudflare".into(),
+                url: format!("{}/api/v2/summary.json", page.url())
+                    .parse()
+                    .unwrap(),
+            },
+            env: None,
+        };
+        let observation = Prober::new(&settings).run(&check).await;
+        match observation.outcome {
+            Outcome::StatusPage(p) => assert!(p.degraded, "{p:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     /// The API deploy, rollback and status use, against the sandbox world.
     #[tokio::test(flavor = "multi_thread")]
