@@ -5,9 +5,13 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod diagnose;
 pub mod exit;
 pub mod init;
+pub mod probe;
+pub mod report;
 pub mod runbook;
+pub mod sandbox;
 pub mod secret;
 pub mod state;
 pub mod ui;

@@ -1,0 +1,4 @@
+//! Human renderings of command results: one place, so every command reads alike. JSON
+//! documents are the serialized result types themselves.
+
+pub mod diagnosis;
