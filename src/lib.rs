@@ -6,9 +6,11 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod sandbox;
 pub mod secret;
 pub mod state;
 pub mod ui;
+pub mod worker;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
