@@ -57,8 +57,8 @@ export default {
     let body = hasBody ? request.body : null;
     let attempts = canFailOver ? ORIGINS : ORIGINS.slice(0, 1);
     if (canFailOver && hasBody) {
-      const length = Number(request.headers.get("content-length"));
-      if (Number.isFinite(length) && length >= 0 && length <= CONFIG.retry_body_limit) {
+      const declared = request.headers.get("content-length") || "";
+      if (/^[0-9]+$/.test(declared) && Number(declared) <= CONFIG.retry_body_limit) {
         body = await request.arrayBuffer();
       } else {
         attempts = ORIGINS.slice(0, 1);

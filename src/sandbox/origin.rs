@@ -16,6 +16,9 @@
 //!   `close CODE REASON` makes it close with that code
 //! - anything else: a JSON echo of method, path, query, headers and body
 //!
+//! [`OriginHandle::set_failing`] makes every route answer 503; [`OriginHandle::set_stalled`] makes
+//! requests hang unanswered.
+//!
 //! Every response carries `x-origin: <name>`; requests with `Origin` get credentialed CORS headers.
 
 use std::collections::BTreeMap;
@@ -47,6 +50,7 @@ struct Shared {
     name: String,
     addr: SocketAddr,
     failing: AtomicBool,
+    stalled: AtomicBool,
     hits: AtomicU64,
     sse_gate: Semaphore,
 }
@@ -70,6 +74,7 @@ impl OriginHandle {
             name: name.to_owned(),
             addr,
             failing: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             sse_gate: Semaphore::new(0),
         });
@@ -105,6 +110,11 @@ impl OriginHandle {
     /// While failing, every request (health included) answers 503.
     pub fn set_failing(&self, failing: bool) {
         self.shared.failing.store(failing, Ordering::SeqCst);
+    }
+
+    /// While stalled, requests are accepted and never answered: a hung app, for timeouts.
+    pub fn set_stalled(&self, stalled: bool) {
+        self.shared.stalled.store(stalled, Ordering::SeqCst);
     }
 
     /// Requests received so far: proof that a request did (or did not) reach this origin.
@@ -146,6 +156,9 @@ fn router(shared: Arc<Shared>) -> Router {
 /// Counts the hit, applies the failure switch, answers CORS, labels the response.
 async fn common(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     s.hits.fetch_add(1, Ordering::SeqCst);
+    if s.stalled.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
     let cors_origin = req.headers().get(header::ORIGIN).cloned();
     let preflight = req.method() == Method::OPTIONS
         && req

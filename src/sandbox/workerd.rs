@@ -34,6 +34,8 @@ const PLATFORM_PACKAGE: &str = "@cloudflare/workerd-darwin-arm64";
 )))]
 const PLATFORM_PACKAGE: &str = "@cloudflare/workerd-unsupported";
 
+const LOG_FILE: &str = "workerd.log";
+
 /// How long workerd may take to report its listening port before we give up.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -163,8 +165,8 @@ pub struct WorkerScript {
 pub struct Workerd {
     child: Child,
     addr: SocketAddr,
-    // Holds the config and the script for as long as the runtime runs.
-    _dir: tempfile::TempDir,
+    // Holds the config, the script and the log for as long as the runtime runs.
+    dir: tempfile::TempDir,
 }
 
 impl Workerd {
@@ -189,6 +191,8 @@ impl Workerd {
         let config_path = dir.path().join("config.capnp");
         std::fs::write(&config_path, config).context("cannot write the workerd config")?;
 
+        let log = std::fs::File::create(dir.path().join(LOG_FILE))
+            .context("cannot create the workerd log")?;
         // The port arrives on fd 3 as a JSON line, so there is no race for a free port.
         let (reader, writer) = std::io::pipe().context("cannot create the control pipe")?;
         let mut cmd = Command::new(binary);
@@ -198,7 +202,8 @@ impl Workerd {
             .current_dir(dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
+            // Its log goes to a file, not the user's terminal; errors quote its tail.
+            .stderr(log);
         cmd.fd_mappings(vec![FdMapping {
             parent_fd: writer.into(),
             child_fd: 3,
@@ -213,18 +218,29 @@ impl Workerd {
         let mut rt = Workerd {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            _dir: dir,
+            dir,
         };
-        let port = wait_for_port(reader)?;
+        let port = match wait_for_port(reader) {
+            Ok(p) => p,
+            Err(e) => return Err(e.context(rt.log_tail())),
+        };
         if port == 0 {
             let status = rt.child.try_wait().ok().flatten();
             bail!(
-                "workerd exited before listening ({}); its stderr above says why",
-                status.map_or("still running".to_owned(), |s| s.to_string())
+                "workerd exited before listening ({}): {}",
+                status.map_or("still running".to_owned(), |s| s.to_string()),
+                rt.log_tail()
             );
         }
         rt.addr.set_port(port);
         Ok(rt)
+    }
+
+    /// [`Workerd::start`] off the async threads: startup blocks until the port is reported.
+    pub async fn spawn(binary: PathBuf, worker: WorkerScript) -> Result<Workerd> {
+        tokio::task::spawn_blocking(move || Workerd::start(&binary, &worker))
+            .await
+            .context("the workerd start task failed")?
     }
 
     /// Finds workerd with [`locate`] and starts it.
@@ -240,6 +256,13 @@ impl Workerd {
     /// `http://127.0.0.1:<port>`
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The last lines workerd wrote to stderr (at most 2 KB), for error messages.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read(self.dir.path().join(LOG_FILE)).unwrap_or_default();
+        let tail = &log[log.len().saturating_sub(2048)..];
+        crate::ui::sanitize(String::from_utf8_lossy(tail).trim())
     }
 
     pub fn pid(&self) -> u32 {

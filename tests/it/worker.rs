@@ -169,7 +169,14 @@ async fn rest_methods_bodies_query_and_forwarded_headers() {
         let origin_host = rig.origins[0].addr().to_string();
         assert_eq!(header(&echo, "host"), Some(origin_host.as_str()));
     }
-    assert_eq!(rig.origins[0].hits(), 5);
+    let head = rig.client.head(rig.url("/api/items")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(marker(&head), Some(SCRIPT));
+    assert!(head.bytes().await.unwrap().is_empty());
+    let none = rig.get("/status/204").await;
+    assert_eq!(none.status(), 204);
+    assert_eq!(marker(&none), Some(SCRIPT));
+    assert_eq!(rig.origins[0].hits(), 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -554,6 +561,79 @@ async fn idempotent_requests_fall_over_to_the_next_origin() {
     assert_eq!(marker(&r), Some(SCRIPT));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_primary_is_abandoned_after_the_attempt_timeout() {
+    let Some(bin) = workerd_binary() else {
+        return;
+    };
+    let primary = OriginHandle::start("primary").await.unwrap();
+    let secondary = OriginHandle::start("secondary").await.unwrap();
+    primary.set_stalled(true);
+    let mut s = spec(vec![primary.url(), secondary.url()]);
+    s.attempt_timeout_ms = 300;
+    let runtime = start_runtime(&bin, worker::render(worker::TEMPLATE, &s).unwrap());
+    let r = client()
+        .get(format!("{}/slow", runtime.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echo: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(echo["origin"], "secondary");
+    assert_eq!(primary.hits(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_idempotent_body_streams_to_the_primary_only() {
+    let Some(rig) = Rig::start(2).await else {
+        return;
+    };
+    rig.origins[0].set_failing(true);
+    // Over the retry limit: keeping it for a second try would mean buffering it.
+    let size = worker::DEFAULT_RETRY_BODY_LIMIT as usize + 1;
+    let r = rig
+        .client
+        .put(rig.url("/upload"))
+        .body(vec![0u8; size])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(marker(&r), Some(SCRIPT));
+    assert_eq!(rig.origins[1].hits(), 0);
+    // Unsized (chunked): its length is unknown, so it is not held either.
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(vec![1u8; 10])]);
+    let r = rig
+        .client
+        .put(rig.url("/upload"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(rig.origins[1].hits(), 0);
+    // At the limit it is kept and retried.
+    let body: Vec<u8> = (0..worker::DEFAULT_RETRY_BODY_LIMIT)
+        .map(pattern_byte)
+        .collect();
+    let r = rig
+        .client
+        .put(rig.url("/upload"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let got: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(got["bytes"], worker::DEFAULT_RETRY_BODY_LIMIT);
+    assert_eq!(got["intact"], true);
+    assert_eq!(r_origin_hits(&rig), (3, 1));
+}
+
+fn r_origin_hits(rig: &Rig) -> (u64, u64) {
+    (rig.origins[0].hits(), rig.origins[1].hits())
+}
+
 /// Sends raw bytes to the runtime and returns the response head and body.
 async fn raw(addr: std::net::SocketAddr, request: &str) -> (String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -712,4 +792,24 @@ fn print_script_uses_a_custom_template_and_rejects_undefined_names() {
         out.stdout
     );
     assert!(out.stderr.contains("undefined"), "{}", out.stderr);
+}
+
+#[test]
+fn a_broken_script_is_reported_with_the_runtime_log() {
+    let Some(bin) = workerd_binary() else {
+        return;
+    };
+    let err = Workerd::start(
+        &bin,
+        &WorkerScript {
+            script: "export default {".to_owned(),
+            bindings: vec![],
+            compatibility_date: COMPATIBILITY_DATE.to_owned(),
+        },
+    )
+    .err()
+    .expect("a script that does not parse must not start");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("workerd exited before listening"), "{msg}");
+    assert!(msg.to_lowercase().contains("syntaxerror"), "{msg}");
 }
