@@ -135,25 +135,23 @@ function forwardHeaders(incoming, isUpgrade) {
 }
 
 function rewriteResponse(response, origin) {
-  const headers = new Headers();
-  const drop = new Set(HOP_BY_HOP.concat(connectionTokens(response.headers)));
-  for (const [name, value] of response.headers) {
-    if (name === "set-cookie" || drop.has(name)) continue;
-    headers.append(name, value);
-  }
+  // Copying the response gives mutable headers in one native step; only what needs changing
+  // is touched afterwards.
+  const body = NULL_BODY_STATUS.has(response.status) ? null : response.body;
+  const out = new Response(body, response);
+  const headers = out.headers;
+  for (const name of connectionTokens(response.headers)) headers.delete(name);
+  for (const name of HOP_BY_HOP) headers.delete(name);
   // Each cookie stays its own header: joined with commas they would break on Expires dates.
-  for (const cookie of response.headers.getSetCookie()) {
-    headers.append("set-cookie", rewriteCookie(cookie));
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) {
+    headers.delete("set-cookie");
+    for (const cookie of cookies) headers.append("set-cookie", rewriteCookie(cookie));
   }
   const location = response.headers.get("location");
   if (location !== null) headers.set("location", rewriteLocation(location, origin));
   headers.set(CONFIG.marker_header, CONFIG.script_name);
-  const body = NULL_BODY_STATUS.has(response.status) ? null : response.body;
-  return new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers,
-  });
+  return out;
 }
 
 // An absolute Location pointing at an origin host moves to the public host, keeping path,

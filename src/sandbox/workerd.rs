@@ -194,7 +194,10 @@ impl Workerd {
         let log = std::fs::File::create(dir.path().join(LOG_FILE))
             .context("cannot create the workerd log")?;
         // The port arrives on fd 3 as a JSON line, so there is no race for a free port.
-        let (reader, writer) = std::io::pipe().context("cannot create the control pipe")?;
+        // A socket pair rather than a pipe: std's pipe needs a newer Rust than this crate's MSRV,
+        // and workerd only write(2)s to the descriptor.
+        let (reader, writer) = std::os::unix::net::UnixStream::pair()
+            .context("cannot create the control channel")?;
         let mut cmd = Command::new(binary);
         cmd.arg("serve")
             .arg(&config_path)
@@ -205,14 +208,14 @@ impl Workerd {
             // Its log goes to a file, not the user's terminal; errors quote its tail.
             .stderr(log);
         cmd.fd_mappings(vec![FdMapping {
-            parent_fd: writer.into(),
+            parent_fd: std::os::fd::OwnedFd::from(writer),
             child_fd: 3,
         }])
-        .context("cannot pass the control pipe")?;
+        .context("cannot pass the control socket")?;
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", binary.display()))?;
-        // The Command holds our copy of the pipe's write end; dropping it lets a dead workerd
+        // The Command holds our copy of the writing end; dropping it lets a dead workerd
         // show as end-of-file instead of a hang.
         drop(cmd);
         let mut rt = Workerd {
@@ -300,8 +303,8 @@ pub fn rss_bytes(pid: u32) -> Result<u64> {
     Ok(kib * 1024)
 }
 
-/// Reads control messages until the `listen` event; 0 when the pipe closes first.
-fn wait_for_port(reader: std::io::PipeReader) -> Result<u16> {
+/// Reads control messages until the `listen` event; 0 when the channel closes first.
+fn wait_for_port(reader: std::os::unix::net::UnixStream) -> Result<u16> {
     let (tx, rx) = std::sync::mpsc::channel();
     // A blocking read on its own thread, so a wedged runtime cannot hang the caller forever.
     std::thread::spawn(move || {
