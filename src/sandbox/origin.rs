@@ -12,6 +12,8 @@
 //! - `/download?bytes=N`: N bytes of [`pattern_byte`], streamed in chunks
 //! - `/upload`: counts and checks a streamed body of [`pattern_byte`]s; answers `{"bytes","intact"}`
 //! - `/status/CODE`: answers with that status
+//! - `/hop-by-hop`: a response with `Connection`, the header it names, `Keep-Alive`,
+//!   `Proxy-Authenticate` and `Trailer`
 //! - `/ws`: WebSocket echo (text and binary); subprotocols `chat` and `superchat`; a text message
 //!   `close CODE REASON` makes it close with that code
 //! - anything else: a JSON echo of method, path, query, headers and body
@@ -147,6 +149,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/download", get(download))
         .route("/upload", any(upload))
         .route("/status/{code}", any(status))
+        .route("/hop-by-hop", any(hop_by_hop))
         .route("/ws", get(websocket))
         .fallback(echo)
         .layer(middleware::from_fn_with_state(shared.clone(), common))
@@ -339,6 +342,22 @@ async fn upload(req: Request) -> Response {
         offset += chunk.len() as u64;
     }
     axum::Json(serde_json::json!({"bytes": offset, "intact": intact})).into_response()
+}
+
+/// A response carrying connection-level headers a proxy must not pass on.
+async fn hop_by_hop() -> Response {
+    (
+        [
+            ("connection", "x-conn-private"),
+            ("x-conn-private", "1"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-authenticate", "Basic realm=\"origin\""),
+            ("trailer", "x-checksum"),
+            ("x-end-to-end", "kept"),
+        ],
+        "hop\n",
+    )
+        .into_response()
 }
 
 async fn status(Path(code): Path<u16>) -> Response {

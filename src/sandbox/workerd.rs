@@ -196,8 +196,8 @@ impl Workerd {
         // The port arrives on fd 3 as a JSON line, so there is no race for a free port.
         // A socket pair rather than a pipe: std's pipe needs a newer Rust than this crate's MSRV,
         // and workerd only write(2)s to the descriptor.
-        let (reader, writer) = std::os::unix::net::UnixStream::pair()
-            .context("cannot create the control channel")?;
+        let (reader, writer) =
+            std::os::unix::net::UnixStream::pair().context("cannot create the control channel")?;
         let mut cmd = Command::new(binary);
         cmd.arg("serve")
             .arg(&config_path)

@@ -173,10 +173,21 @@ async fn rest_methods_bodies_query_and_forwarded_headers() {
     assert_eq!(head.status(), 200);
     assert_eq!(marker(&head), Some(SCRIPT));
     assert!(head.bytes().await.unwrap().is_empty());
+    let hop = rig.get("/hop-by-hop").await;
+    assert_eq!(hop.status(), 200);
+    assert_eq!(hop.headers()["x-end-to-end"], "kept");
+    for name in [
+        "x-conn-private",
+        "keep-alive",
+        "proxy-authenticate",
+        "trailer",
+    ] {
+        assert!(hop.headers().get(name).is_none(), "{name} passed through");
+    }
     let none = rig.get("/status/204").await;
     assert_eq!(none.status(), 204);
     assert_eq!(marker(&none), Some(SCRIPT));
-    assert_eq!(rig.origins[0].hits(), 7);
+    assert_eq!(rig.origins[0].hits(), 8);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
