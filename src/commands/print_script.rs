@@ -1,4 +1,5 @@
-//! `failover deploy-proxy --print-script`: the rendered Worker on stdout; no token, no network.
+//! `failover deploy-proxy --print-script`: the rendered Worker on stdout (inside one JSON
+//! document under `--json`); no token, no network, no state.
 
 use anyhow::{Context, Result};
 
@@ -16,6 +17,18 @@ pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
         None => worker::TEMPLATE.to_owned(),
     };
     let script = worker::render(&template, &spec)?;
-    ctx.printer.raw(&script)?;
+    if ctx.printer.json {
+        // Under --json stdout holds one document, so the script travels inside it.
+        let doc = serde_json::json!({
+            "schema": "failover.worker-script/v1",
+            "script_name": spec.script_name,
+            "compatibility_date": worker::COMPATIBILITY_DATE,
+            "main_module": worker::TEMPLATE_NAME,
+            "script": script,
+        });
+        ctx.printer.result(&doc, String::new)?;
+    } else {
+        ctx.printer.raw(&script)?;
+    }
     Ok(Exit::Success)
 }

@@ -753,6 +753,16 @@ async fn print_script_output_runs_as_it_is() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("export default"));
     assert!(out.stdout.contains(&origin.url()));
+    let doc =
+        run(failover_cmd(dir.path()).args(["deploy-proxy", "--print-script", "--json"])).json();
+    assert_eq!(doc["schema"], "failover.worker-script/v1");
+    assert_eq!(doc["script_name"], SCRIPT);
+    assert_eq!(doc["compatibility_date"], COMPATIBILITY_DATE);
+    assert_eq!(doc["script"], out.stdout.as_str());
+    assert!(
+        !dir.path().join(".failover").exists(),
+        "print-script wrote state"
+    );
     let Some(bin) = workerd_binary() else {
         return;
     };
