@@ -57,10 +57,11 @@ pub fn locate(env_override: Option<&str>) -> Result<PathBuf, NotFound> {
     let mut looked = Vec::new();
     if let Some(p) = env_override.filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
+        // An explicit choice that is wrong is reported, not silently replaced by another binary.
         if p.is_file() {
             return Ok(p);
         }
-        looked.push(p);
+        return Err(NotFound { looked: vec![p] });
     }
     let in_node_modules = |root: &Path| {
         root.join("node_modules")
@@ -390,6 +391,13 @@ const worker :Workerd.Worker = (
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_explicit_binary_that_is_missing_is_an_error() {
+        let err = locate(Some("/nonexistent/workerd")).unwrap_err();
+        assert_eq!(err.looked, [PathBuf::from("/nonexistent/workerd")]);
+        assert!(err.to_string().contains("FAILOVER_WORKERD"));
+    }
 
     #[test]
     fn config_embeds_rather_than_quotes() {
