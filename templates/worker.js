@@ -48,9 +48,11 @@ export default {
     const isUpgrade = (request.headers.get("upgrade") || "").toLowerCase() === "websocket";
     const headers = forwardHeaders(request.headers, isUpgrade);
 
-    const method = request.method.toUpperCase();
-    const hasBody = request.body !== null && method !== "GET" && method !== "HEAD";
-    const canFailOver = ORIGINS.length > 1 && IDEMPOTENT.has(method);
+    // Sent as received (an extension method keeps its case); compared in upper case.
+    const method = request.method;
+    const upper = method.toUpperCase();
+    const hasBody = request.body !== null && upper !== "GET" && upper !== "HEAD";
+    const canFailOver = ORIGINS.length > 1 && IDEMPOTENT.has(upper);
 
     // A body can be sent once. To try a second origin it must be kept, so only a small body
     // with a declared length is held (bounded); anything else streams to the primary alone.
@@ -65,7 +67,7 @@ export default {
       }
     }
 
-    let lastError = "no origin configured";
+    let lastError = "could not be reached";
     for (let i = 0; i < attempts.length; i++) {
       const origin = attempts[i];
       const isLast = i === attempts.length - 1;
@@ -83,14 +85,17 @@ export default {
       try {
         response = await fetch(origin.base + pathAndQuery, init);
       } catch (err) {
-        lastError = String((err && err.message) || err).slice(0, 200);
+        // The reason goes to the Worker's log (`wrangler tail`), not to the public: it may
+        // name the origin host, which the proxy otherwise keeps out of sight.
+        console.error("failover proxy: origin " + (i + 1) + " failed: " + String((err && err.message) || err));
+        lastError = "could not be reached";
         continue;
       } finally {
         if (timer !== null) clearTimeout(timer);
       }
       if (!isLast && RETRY_STATUS.has(response.status)) {
         if (response.body) response.body.cancel().catch(() => {});
-        lastError = "origin answered " + response.status;
+        lastError = "answered " + response.status;
         continue;
       }
       if (response.status === 101) {
@@ -99,7 +104,7 @@ export default {
       }
       return rewriteResponse(response, origin);
     }
-    return new Response("502 Bad Gateway: the origin did not answer (" + lastError + ")\n", {
+    return new Response("502 Bad Gateway: the origin " + lastError + " (failover proxy)\n", {
       status: 502,
       headers: {
         "content-type": "text/plain; charset=utf-8",

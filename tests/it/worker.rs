@@ -497,7 +497,9 @@ async fn origin_down_gives_a_502_with_a_body_and_the_marker() {
     let Some(mut rig) = Rig::start(1).await else {
         return;
     };
-    drop(rig.origins.pop());
+    let gone = rig.origins.pop().unwrap();
+    let gone_addr = gone.addr().to_string();
+    drop(gone);
     for method in [reqwest::Method::GET, reqwest::Method::POST] {
         let r = rig
             .client
@@ -510,6 +512,10 @@ async fn origin_down_gives_a_502_with_a_body_and_the_marker() {
         assert_eq!(marker(&r), Some(SCRIPT), "{method}");
         let body = r.text().await.unwrap();
         assert!(body.starts_with("502 Bad Gateway"), "{method}: {body:?}");
+        assert!(
+            !body.contains(&gone_addr),
+            "{method}: the origin leaked: {body:?}"
+        );
     }
 }
 
