@@ -15,6 +15,7 @@ pub mod sandbox;
 pub mod secret;
 pub mod state;
 pub mod ui;
+pub mod worker;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

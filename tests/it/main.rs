@@ -6,3 +6,4 @@ mod diagnose;
 mod init;
 mod runbook;
 mod support;
+mod worker;
