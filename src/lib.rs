@@ -2,13 +2,21 @@
 //! Cloudflare Worker proxy, then remove it. `run` builds the runtime, dispatches one command and
 //! turns its outcome into the process exit code; everything else lives in the modules below.
 
+pub mod apply;
 pub mod cli;
+pub mod cloudflare;
 pub mod commands;
 pub mod config;
+pub mod deploy;
 pub mod exit;
+pub mod plan;
+pub mod report;
+pub mod rollback;
+pub mod sandbox;
 pub mod secret;
 pub mod state;
 pub mod ui;
+pub mod verify;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

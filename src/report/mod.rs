@@ -1,0 +1,3 @@
+//! Human and JSON renderings of each command's result.
+
+pub mod deployment;
