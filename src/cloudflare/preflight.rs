@@ -42,18 +42,15 @@ pub fn session(settings: &Settings) -> Result<Session> {
 pub fn explain(err: ApiError) -> anyhow::Error {
     match &err {
         ApiError::Auth { .. } | ApiError::Permission { .. } => {
-            let msg = err.to_string();
-            anyhow::Error::new(err).context(Fatal::usage(format!(
-                "the Cloudflare API refused the token ({}); it needs {PERMISSIONS}",
-                first_clause(&msg)
-            )))
+            // The Fatal is the root of the chain so that the exit code is found; the API's
+            // own words go into its message.
+            Fatal::usage(format!(
+                "the Cloudflare API refused the token: {err}; it needs {PERMISSIONS}"
+            ))
+            .into()
         }
         _ => err.into(),
     }
-}
-
-fn first_clause(s: &str) -> &str {
-    s.split(';').next().unwrap_or(s)
 }
 
 /// Checks the token is valid and active (this proves validity, not permissions).

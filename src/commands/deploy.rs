@@ -260,8 +260,6 @@ pub(crate) fn partial(journal: &Journal, e: ApplyError, rerun: &str) -> anyhow::
         },
         journal.path().display()
     );
-    let failed = e.failed.clone();
-    anyhow::Error::new(e.source)
-        .context(failed)
-        .context(Fatal::partial(msg))
+    // The Fatal is the root of the chain (so the exit code is found); the cause is in its text.
+    Fatal::partial(format!("{}: {}; {msg}", e.failed, e.source)).into()
 }

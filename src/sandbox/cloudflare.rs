@@ -736,10 +736,18 @@ fn zone_json(z: &ZoneRec, account: &str) -> Value {
     };
     json!({
         "id": z.id, "name": z.name, "status": z.status, "paused": false, "type": "full",
+        "development_mode": 0,
         "account": {"id": account, "name": "sandbox"},
+        "owner": {"id": account, "name": "sandbox", "type": "organization"},
+        "meta": {"cdn_only": false, "dns_only": false, "foundation_dns": false, "page_rule_quota": 3, "phishing_detected": false, "step": 2},
         "name_servers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"],
-        "plan": {"id": z.plan, "name": plan_name, "legacy_id": z.plan},
+        "original_name_servers": ["ns1.registrar.test"], "original_registrar": "sandbox registrar",
+        "original_dnshost": "sandbox",
+        "plan": {"id": z.plan, "name": plan_name, "legacy_id": z.plan, "can_subscribe": false,
+                 "currency": "USD", "externally_managed": false, "frequency": "monthly",
+                 "is_subscribed": true, "legacy_discount": false, "price": 0},
         "created_on": "2024-01-01T00:00:00Z", "modified_on": "2024-01-01T00:00:00Z",
+        "activated_on": "2024-01-01T00:00:00Z",
     })
 }
 
@@ -770,7 +778,7 @@ fn dns_json(r: &DnsRec, zone_name: &str) -> Value {
         "id": r.id, "zone_id": r.zone_id, "zone_name": zone_name, "name": r.name,
         "type": r.record_type, "content": r.content, "proxied": r.proxied,
         "proxiable": matches!(r.record_type.as_str(), "A" | "AAAA" | "CNAME"),
-        "ttl": r.ttl, "settings": {}, "meta": {}, "comment": null, "tags": [],
+        "ttl": r.ttl, "settings": {}, "meta": {}, "comment": "", "tags": [], "data": {},
         "created_on": "2024-01-01T00:00:00Z", "modified_on": "2024-01-01T00:00:00Z",
     })
 }
@@ -906,7 +914,7 @@ fn settings_json(s: &ScriptRec) -> Value {
     json!({
         "bindings": bindings, "compatibility_date": s.compatibility_date,
         "compatibility_flags": [], "tags": s.tags, "logpush": false,
-        "usage_model": "standard", "tail_consumers": [], "placement": {},
+        "usage_model": "standard", "tail_consumers": [],
     })
 }
 

@@ -2,4 +2,5 @@
 //! loopback (DNS, HTTP, WebSocket, the sandbox Cloudflare API, workerd).
 
 mod cli;
+mod cloudflare;
 mod support;
