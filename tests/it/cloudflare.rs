@@ -329,7 +329,7 @@ fn rollback_refuses_while_the_platform_still_fails() {
     assert_eq!(status["platform"]["healthy"], false);
     assert_eq!(status["action"], "none");
     w.expect(&["rollback", "--yes", "--force"], 0);
-    assert!(w.snapshot().scripts.get(SCRIPT).is_none());
+    assert!(!w.snapshot().scripts.contains_key(SCRIPT));
 }
 
 #[track_caller]
