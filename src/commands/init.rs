@@ -1,11 +1,208 @@
-//! `failover init` (being built).
+//! `failover init`: gather answers (prompts on a terminal, flags otherwise), render the commented
+//! `failover.toml`, validate it exactly as every other command will, then write it atomically.
 
-use anyhow::Result;
+use std::path::Path;
 
-use crate::cli::InitArgs;
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::cli::{ApiArgs, InitArgs, ProbeArgs};
+use crate::config::{parse_url, Env, LoadedFile, Settings};
 use crate::exit::{Exit, Fatal};
+use crate::init::{guess_zone, render, Answers, CompareAnswer};
+use crate::ui::Printer;
 use crate::Ctx;
 
-pub async fn run(_ctx: &Ctx, _args: &InitArgs) -> Result<Exit> {
-    Err(Fatal::new(Exit::Failure, "`failover init` is not built yet").into())
+pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
+    let path = ctx.config_path();
+    let p = &ctx.printer;
+    if path.exists() && !args.force {
+        let question = format!("{} exists; overwrite it?", path.display());
+        let consent =
+            p.interactive && !p.yes && p.confirm(&question, "pass --force to overwrite")?;
+        if !consent {
+            return Err(Fatal::refused(format!(
+                "{} exists and was left as it is; pass --force to overwrite it",
+                path.display()
+            ))
+            .into());
+        }
+    }
+
+    let answers = gather(p, args)?.infer();
+    let text = render(&answers)?;
+    // The file must load exactly as `diagnose` will load it, before it replaces anything.
+    let loaded = LoadedFile::parse(&path, text.clone()).and_then(|f| {
+        Settings::resolve(
+            &f,
+            &Env::default(),
+            &ProbeArgs::default(),
+            &ApiArgs::default(),
+        )
+        .map(|_| ())
+    });
+    loaded.context("the generated config does not validate (a bug: please report it)")?;
+    write_atomically(&path, &text)?;
+
+    let doc = json!({
+        "schema": "failover.init/v1",
+        "path": path.display().to_string(),
+        "written": true,
+        "service": {
+            "name": answers.name,
+            "public_url": answers.public_url,
+            "origin": answers.origins,
+            "dns_target": answers.dns_target,
+            "runbook": answers.runbook,
+        },
+        "compare": answers.compare.iter().map(|c| &c.name).collect::<Vec<_>>(),
+        "next": "failover diagnose",
+    });
+    p.result(&doc, || {
+        format!(
+            "wrote {}\n\nnext: failover diagnose          see whether {} is healthy\n      failover deploy-proxy --print-script   see the Worker it would deploy\n",
+            path.display(),
+            answers.public_url
+        )
+    })?;
+    Ok(Exit::Success)
+}
+
+/// Flags first; prompts for the rest on a terminal; without one, missing flags are a usage error.
+fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
+    let url_ok = |s: &String| parse_url(s).map(|_| ());
+    let public_url = match &args.public_url {
+        Some(u) => checked_url("--public-url", u)?,
+        None if p.interactive => p.input(
+            "Public URL users hit (e.g. https://api.example.com)",
+            None,
+            url_ok,
+        )?,
+        None => return Err(missing_flags(args)),
+    };
+    let origins =
+        if !args.origin.is_empty() {
+            args.origin
+                .iter()
+                .map(|o| checked_url("--origin", o))
+                .collect::<Result<Vec<_>>>()?
+        } else if p.interactive {
+            let list = p.input(
+            "Direct origin URL (e.g. https://myapp-abc123.herokuapp.com; several: comma-separated)",
+            None,
+            |s: &String| s.split(',').try_for_each(|u| parse_url(u.trim()).map(|_| ())),
+        )?;
+            list.split(',').map(|u| u.trim().to_owned()).collect()
+        } else {
+            return Err(missing_flags(args));
+        };
+
+    let mut compare = Vec::new();
+    if p.interactive
+        && p.confirm(
+            "Add a comparison environment (e.g. staging in another region)?",
+            "",
+        )?
+    {
+        let name = p.input("Its name", Some("staging-eu"), |s: &String| {
+            if s.trim().is_empty() {
+                Err("a name, please".to_owned())
+            } else {
+                Ok(())
+            }
+        })?;
+        let origin = p.input("Its direct origin URL", None, url_ok)?;
+        let region = p.input("Its region", Some("eu"), |_: &String| Ok(()))?;
+        compare.push(CompareAnswer {
+            name,
+            origin: Some(origin),
+            region: Some(region),
+            public_url: None,
+        });
+    }
+
+    let host = url::Url::parse(&public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let zone = match &args.zone {
+        Some(z) => Some(z.clone()),
+        None if p.interactive => {
+            let guess = guess_zone(&host);
+            Some(p.input(
+                "Cloudflare zone (name or id)",
+                guess.as_deref(),
+                |s: &String| {
+                    if s.trim().is_empty() {
+                        Err("a zone, please".to_owned())
+                    } else {
+                        Ok(())
+                    }
+                },
+            )?)
+        }
+        None => guess_zone(&host),
+    };
+    let account_id = match &args.account_id {
+        Some(a) => Some(a.clone()),
+        None if p.interactive => Some(p.input(
+            "Cloudflare account id (empty: use CLOUDFLARE_ACCOUNT_ID)",
+            Some(""),
+            |_: &String| Ok(()),
+        )?)
+        .filter(|a| !a.trim().is_empty()),
+        None => None,
+    };
+
+    Ok(Answers {
+        public_url,
+        origins,
+        compare,
+        zone,
+        account_id,
+        ..Answers::default()
+    })
+}
+
+fn checked_url(flag: &str, value: &str) -> Result<String> {
+    parse_url(value).map_err(|m| Fatal::usage(format!("{flag}: {m}")))?;
+    Ok(value.trim().to_owned())
+}
+
+fn missing_flags(args: &InitArgs) -> anyhow::Error {
+    let mut missing = Vec::new();
+    if args.public_url.is_none() {
+        missing.push("--public-url URL");
+    }
+    if args.origin.is_empty() {
+        missing.push("--origin URL");
+    }
+    Fatal::usage(format!(
+        "no terminal to ask on, so init needs {}; e.g. failover init --public-url https://api.example.com --origin https://myapp.herokuapp.com --zone example.com",
+        missing.join(" and ")
+    ))
+    .into()
+}
+
+/// Write beside the target and rename over it, so a crash never leaves half a config.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("failover.toml"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| {
+        format!(
+            "cannot move {} into place at {}",
+            tmp.display(),
+            path.display()
+        )
+    })
 }

@@ -1,11 +1,72 @@
-//! `failover runbook` (being built).
+//! `failover runbook list` / `show NAME`: the runbooks known, embedded plus the user's own.
+
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
+use serde_json::json;
 
 use crate::cli::RunbookCommand;
 use crate::exit::{Exit, Fatal};
+use crate::runbook::{to_markdown, Catalog};
 use crate::Ctx;
 
-pub async fn run(_ctx: &Ctx, _args: &RunbookCommand) -> Result<Exit> {
-    Err(Fatal::new(Exit::Failure, "`failover runbook` is not built yet").into())
+pub async fn run(ctx: &Ctx, cmd: &RunbookCommand) -> Result<Exit> {
+    let p = &ctx.printer;
+    match cmd {
+        RunbookCommand::List(args) => {
+            let cat = catalog(ctx, args.runbook.as_deref())?;
+            let doc = json!({
+                "schema": "failover.runbooks/v1",
+                "runbooks": cat.runbooks.iter().map(|r| json!({
+                    "id": r.id, "title": r.title, "platform": r.platform,
+                    "steps": r.steps.len(), "source": r.source,
+                })).collect::<Vec<_>>(),
+            });
+            p.result(&doc, || {
+                let width = cat.runbooks.iter().map(|r| r.id.len()).max().unwrap_or(0);
+                let mut out = String::new();
+                for r in &cat.runbooks {
+                    out.push_str(&format!(
+                        "{:width$}  {}\n{:width$}  {} steps · {}\n",
+                        r.id,
+                        r.title,
+                        "",
+                        r.steps.len(),
+                        r.source
+                    ));
+                }
+                out.push_str(
+                    "\nshow one: failover runbook show ID   (Markdown, ready for a wiki)\n",
+                );
+                out
+            })?;
+        }
+        RunbookCommand::Show(args) => {
+            let cat = catalog(ctx, args.runbook.as_deref())?;
+            let rb = cat
+                .get(&args.name)
+                .ok_or_else(|| Fatal::usage(cat.unknown(&args.name)))?;
+            let mut doc = serde_json::to_value(rb)?;
+            doc.as_object_mut()
+                .expect("a runbook serializes to an object")
+                .insert("schema".into(), json!("failover.runbook/v1"));
+            p.result(&doc, || to_markdown(rb))?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// The `runbooks/` folder beside the config file (or here when there is none).
+pub fn user_dir(ctx: &Ctx) -> PathBuf {
+    let config = ctx.config_path();
+    config
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("runbooks")
+}
+
+/// Every runbook known to this run; a broken runbook file is a usage error (exit 2).
+pub fn catalog(ctx: &Ctx, extra: Option<&Path>) -> Result<Catalog> {
+    Catalog::load(Some(&user_dir(ctx)), extra).map_err(|e| Fatal::usage(e.to_string()).into())
 }

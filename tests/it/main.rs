@@ -3,4 +3,6 @@
 
 mod cli;
 mod cloudflare;
+mod init;
+mod runbook;
 mod support;

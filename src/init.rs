@@ -1,0 +1,174 @@
+//! PURE: the answers `failover init` gathered -> the commented `failover.toml` it writes.
+//!
+//! The file comes from an embedded template; every value passes through a TOML serializer, so
+//! a quote or newline in an answer cannot break the file.
+
+use anyhow::{Context, Result};
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde::Serialize;
+
+const TEMPLATE: &str = include_str!("../templates/failover.toml.j2");
+
+/// What init knows about the service, from flags, prompts and detection.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Answers {
+    pub name: String,
+    pub public_url: String,
+    pub origins: Vec<String>,
+    pub health_path: String,
+    pub dns_target: Option<String>,
+    /// The target came from the public host's CNAME, not from the user.
+    pub detected_target: bool,
+    pub runbook: Option<String>,
+    pub heroku: bool,
+    pub compare: Vec<CompareAnswer>,
+    pub zone: Option<String>,
+    pub account_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CompareAnswer {
+    pub name: String,
+    pub public_url: Option<String>,
+    pub origin: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Answers {
+    /// Fills what follows from the answers: the platform (Heroku by its host names), the name.
+    pub fn infer(mut self) -> Self {
+        let heroku_origin = self
+            .origins
+            .iter()
+            .any(|o| host_of(o).is_some_and(|h| h.ends_with(".herokuapp.com")));
+        let heroku_target = self
+            .dns_target
+            .as_deref()
+            .is_some_and(|t| t.ends_with(".herokudns.com"));
+        self.heroku = heroku_origin || heroku_target;
+        if self.runbook.is_none() && heroku_target {
+            self.runbook = Some("heroku-dns-target".to_owned());
+        }
+        if self.name.is_empty() {
+            self.name = host_of(&self.public_url)
+                .map(|h| h.split('.').next().unwrap_or(&h).to_owned())
+                .unwrap_or_else(|| "api".to_owned());
+        }
+        if self.health_path.is_empty() {
+            self.health_path = "/".to_owned();
+        }
+        self
+    }
+}
+
+/// The zone a host most likely lives in: its last two labels (the user can correct it).
+pub fn guess_zone(host: &str) -> Option<String> {
+    let labels: Vec<&str> = host.trim_end_matches('.').split('.').collect();
+    (labels.len() >= 2).then(|| labels[labels.len() - 2..].join("."))
+}
+
+fn host_of(url: &str) -> Option<String> {
+    url::Url::parse(url).ok()?.host_str().map(str::to_owned)
+}
+
+/// Renders the commented config file.
+pub fn render(answers: &Answers) -> Result<String> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_filter("toml", toml_string);
+    env.add_template("failover.toml", TEMPLATE)
+        .context("the embedded config template is invalid")?;
+    env.get_template("failover.toml")?
+        .render(Value::from(minijinja::value::Serde(answers)))
+        .context("cannot render failover.toml")
+}
+
+/// A TOML basic string, escaped by the TOML serializer itself.
+fn toml_string(value: String) -> String {
+    toml::Value::String(value).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{ApiArgs, ProbeArgs};
+    use crate::config::{Env, LoadedFile, Settings};
+    use std::path::Path;
+
+    fn resolve(text: &str) -> Settings {
+        let file = LoadedFile::parse(Path::new("failover.toml"), text.to_owned())
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        Settings::resolve(
+            &file,
+            &Env::default(),
+            &ProbeArgs::default(),
+            &ApiArgs::default(),
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    #[test]
+    fn minimal_answers_render_a_valid_file() {
+        let a = Answers {
+            public_url: "https://api.example.com".into(),
+            origins: vec!["https://app-1.herokuapp.com".into()],
+            ..Answers::default()
+        }
+        .infer();
+        let s = resolve(&render(&a).unwrap());
+        assert_eq!(s.service.name, "api");
+        assert_eq!(
+            s.status_pages.len(),
+            2,
+            "heroku origin enables the heroku status page"
+        );
+        assert!(s.compare.is_empty());
+    }
+
+    #[test]
+    fn everything_round_trips_even_hostile_strings() {
+        let a = Answers {
+            name: "a \"quoted\" \\ name\nwith newline".into(),
+            public_url: "https://api.example.com".into(),
+            origins: vec![
+                "https://a.herokuapp.com".into(),
+                "https://b.example.net".into(),
+            ],
+            health_path: "/health?x=\"1\"".into(),
+            dns_target: Some("haiku-1.herokudns.com".into()),
+            detected_target: true,
+            compare: vec![CompareAnswer {
+                name: "staging-eu".into(),
+                origin: Some("https://s.herokuapp.com".into()),
+                region: Some("eu".into()),
+                public_url: None,
+            }],
+            zone: Some("example.com".into()),
+            account_id: Some("abc123".into()),
+            ..Answers::default()
+        }
+        .infer();
+        let s = resolve(&render(&a).unwrap());
+        assert_eq!(s.service.name, a.name);
+        assert_eq!(s.service.health_path, a.health_path);
+        assert_eq!(s.service.origins.len(), 2);
+        assert_eq!(s.service.runbook.as_deref(), Some("heroku-dns-target"));
+        assert_eq!(
+            s.service.dns_target.as_deref(),
+            Some("haiku-1.herokudns.com")
+        );
+        assert_eq!(s.compare[0].region.as_deref(), Some("eu"));
+        assert_eq!(s.cloudflare.zone.as_deref(), Some("example.com"));
+        assert_eq!(s.cloudflare.account_id.as_deref(), Some("abc123"));
+    }
+
+    #[test]
+    fn zone_guess() {
+        assert_eq!(
+            guess_zone("api.example.com").as_deref(),
+            Some("example.com")
+        );
+        assert_eq!(guess_zone("example.com").as_deref(), Some("example.com"));
+        assert_eq!(guess_zone("localhost"), None);
+    }
+}

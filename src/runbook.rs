@@ -1,0 +1,614 @@
+//! Runbooks as data: parsing, validation (errors name file, line and field), the embedded
+//! defaults, override by id, and the Markdown a team pastes into its wiki. PURE but for `load`.
+//!
+//! A runbook names its steps in order; each step is a check of a built-in kind with parameters.
+//! Parameters may use placeholders filled from the settings at run time: {public_host},
+//! {public_url}, {dns_target}, {origin}, {health_path}, {websocket_path}.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// The runbooks compiled into the binary, so a fresh install has them.
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "heroku-dns-target.toml",
+        include_str!("../runbooks/heroku-dns-target.toml"),
+    ),
+    (
+        "generic-dns-target.toml",
+        include_str!("../runbooks/generic-dns-target.toml"),
+    ),
+];
+
+pub const GENERIC: &str = "generic-dns-target";
+
+/// The placeholders a check parameter may use.
+pub const PLACEHOLDERS: &[&str] = &[
+    "public_host",
+    "public_url",
+    "dns_target",
+    "origin",
+    "health_path",
+    "websocket_path",
+];
+
+/// The check kinds, as written in `check = { kind = "..." }`.
+pub const KINDS: &[&str] = &[
+    "dns",
+    "http",
+    "websocket",
+    "compare",
+    "status_page",
+    "cloudflare_record",
+];
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Runbook {
+    pub id: String,
+    pub title: String,
+    pub platform: String,
+    pub summary: String,
+    /// Origins whose host ends with one of these make this the default runbook.
+    pub origin_suffixes: Vec<String>,
+    /// DNS targets ending with one of these make this the default runbook.
+    pub target_suffixes: Vec<String>,
+    pub steps: Vec<Step>,
+    /// `embedded` or the file it came from.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub id: String,
+    pub title: String,
+    /// Why it matters: what a pass and a fail mean.
+    pub why: String,
+    pub pass: String,
+    pub fail: String,
+    pub check: Check,
+}
+
+/// What the check looks at. The role tells diagnose which part of the path the result speaks for;
+/// `extra` checks are a team's own additions: evidence shown with the verdict.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Public,
+    Target,
+    Origin,
+    #[default]
+    Extra,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Check {
+    /// Resolve `name` on every configured resolver.
+    Dns {
+        #[serde(default)]
+        role: Role,
+        name: String,
+    },
+    /// GET `url`; `expect_status` defaults to any 2xx/3xx.
+    Http {
+        #[serde(default)]
+        role: Role,
+        url: String,
+        #[serde(default)]
+        expect_status: Option<u16>,
+    },
+    /// A WebSocket upgrade at `path` of the public URL (or a full `url`).
+    Websocket {
+        #[serde(default)]
+        role: Role,
+        #[serde(default)]
+        path: Option<String>,
+        #[serde(default)]
+        url: Option<String>,
+    },
+    /// The `[[compare]]` environments (all, or the one named).
+    Compare {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// The `[status_pages]` (all, or the one named).
+    StatusPage {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// The host's DNS record in the Cloudflare zone (needs the API token).
+    CloudflareRecord { name: String },
+}
+
+impl Check {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Check::Dns { .. } => "dns",
+            Check::Http { .. } => "http",
+            Check::Websocket { .. } => "websocket",
+            Check::Compare { .. } => "compare",
+            Check::StatusPage { .. } => "status_page",
+            Check::CloudflareRecord { .. } => "cloudflare_record",
+        }
+    }
+
+    /// The parameters that may hold placeholders, with their field names.
+    fn params(&self) -> Vec<(&'static str, &str)> {
+        match self {
+            Check::Dns { name, .. } | Check::CloudflareRecord { name } => vec![("name", name)],
+            Check::Http { url, .. } => vec![("url", url)],
+            Check::Websocket { path, url, .. } => path
+                .iter()
+                .map(|p| ("path", p.as_str()))
+                .chain(url.iter().map(|u| ("url", u.as_str())))
+                .collect(),
+            Check::Compare { .. } | Check::StatusPage { .. } => vec![],
+        }
+    }
+
+    /// One line saying what the check does, for `runbook show`.
+    pub fn describe(&self) -> String {
+        match self {
+            Check::Dns { name, .. } => format!("resolve `{name}` on every configured resolver"),
+            Check::Http {
+                url,
+                expect_status: Some(s),
+                ..
+            } => format!("GET `{url}`, expecting {s}"),
+            Check::Http { url, .. } => format!("GET `{url}`, expecting 2xx or 3xx"),
+            Check::Websocket { url: Some(u), .. } => format!("WebSocket upgrade at `{u}`"),
+            Check::Websocket { path, .. } => format!(
+                "WebSocket upgrade at `{{public_url}}{}`",
+                path.as_deref().unwrap_or("{websocket_path}")
+            ),
+            Check::Compare { name: Some(n) } => format!("probe the `{n}` comparison environment"),
+            Check::Compare { name: None } => "probe every `[[compare]]` environment".to_owned(),
+            Check::StatusPage { name: Some(n) } => format!("read the `{n}` status page"),
+            Check::StatusPage { name: None } => "read every `[status_pages]` entry".to_owned(),
+            Check::CloudflareRecord { name } => {
+                format!("read the Cloudflare DNS record of `{name}`")
+            }
+        }
+    }
+}
+
+/// A runbook mistake, located.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct RunbookError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for RunbookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": `{}`", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRunbook {
+    id: Spanned<String>,
+    title: String,
+    #[serde(default)]
+    platform: Option<String>,
+    summary: String,
+    #[serde(default)]
+    origin_suffixes: Vec<String>,
+    #[serde(default)]
+    target_suffixes: Vec<String>,
+    #[serde(default)]
+    step: Vec<Spanned<Step>>,
+}
+
+/// Parses and validates one runbook file's text.
+pub fn parse(file: &str, text: &str) -> Result<Runbook, RunbookError> {
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+    let err = |span: Option<std::ops::Range<usize>>, field: &str, message: String| RunbookError {
+        file: file.to_owned(),
+        line: span.map(|s| line_of(s.start)),
+        field: field.to_owned(),
+        message,
+    };
+    let raw: RawRunbook = toml::from_str(text).map_err(|e| {
+        // serde already lists the known check kinds in an unknown-variant message.
+        err(e.span(), "", crate::ui::sanitize(e.message().trim()))
+    })?;
+
+    let id = raw.id.get_ref();
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(err(
+            Some(raw.id.span()),
+            "id",
+            "must be lowercase letters, digits and dashes".to_owned(),
+        ));
+    }
+    if raw.step.is_empty() {
+        return Err(err(
+            None,
+            "step",
+            "a runbook needs at least one [[step]]".to_owned(),
+        ));
+    }
+    let mut seen = BTreeMap::new();
+    for (i, step) in raw.step.iter().enumerate() {
+        let span = step.span();
+        let s = step.get_ref();
+        if seen.insert(s.id.clone(), i).is_some() {
+            return Err(err(
+                Some(span),
+                &format!("step[{i}].id"),
+                format!("{:?} is used by an earlier step", s.id),
+            ));
+        }
+        for (field, value) in s.check.params() {
+            if let Err(m) = check_placeholders(value) {
+                return Err(err(
+                    Some(span.clone()),
+                    &format!("step[{i}].check.{field}"),
+                    m,
+                ));
+            }
+        }
+        if let Check::Http {
+            expect_status: Some(code),
+            ..
+        } = s.check
+        {
+            if !(100..=599).contains(&code) {
+                return Err(err(
+                    Some(span),
+                    &format!("step[{i}].check.expect_status"),
+                    "must be an HTTP status (100-599)".to_owned(),
+                ));
+            }
+        }
+    }
+    Ok(Runbook {
+        id: id.clone(),
+        title: raw.title,
+        platform: raw.platform.unwrap_or_else(|| "generic".to_owned()),
+        summary: raw.summary.trim().to_owned(),
+        origin_suffixes: raw.origin_suffixes,
+        target_suffixes: raw.target_suffixes,
+        steps: raw.step.into_iter().map(Spanned::into_inner).collect(),
+        source: file.to_owned(),
+    })
+}
+
+fn check_placeholders(value: &str) -> Result<(), String> {
+    let mut rest = value;
+    while let Some(start) = rest.find('{') {
+        let Some(len) = rest[start..].find('}') else {
+            return Err(format!(
+                "{value:?} opens a placeholder with {{ and never closes it"
+            ));
+        };
+        let name = &rest[start + 1..start + len];
+        if !PLACEHOLDERS.contains(&name) {
+            return Err(format!(
+                "unknown placeholder {{{}}}; the placeholders are: {}",
+                crate::ui::sanitize(name),
+                PLACEHOLDERS
+                    .iter()
+                    .map(|p| format!("{{{p}}}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        rest = &rest[start + len + 1..];
+    }
+    Ok(())
+}
+
+/// Fills placeholders; `None` when one of them has no value (e.g. no websocket_path configured),
+/// in which case the check is skipped.
+pub fn expand(value: &str, vars: &BTreeMap<&str, String>) -> Option<String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(start) = rest.find('{') {
+        let len = rest[start..].find('}')?;
+        out.push_str(&rest[..start]);
+        out.push_str(vars.get(&rest[start + 1..start + len])?);
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// Every runbook known: embedded first, then the user's, later ones overriding by id.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub runbooks: Vec<Runbook>,
+}
+
+impl Catalog {
+    /// Embedded runbooks, then `*.toml` in `dir` (sorted), then `extra`; later overrides by id.
+    pub fn load(dir: Option<&Path>, extra: Option<&Path>) -> Result<Catalog, RunbookError> {
+        let mut sources: Vec<(String, String)> = EMBEDDED
+            .iter()
+            .map(|(name, text)| (format!("embedded:{name}"), (*text).to_owned()))
+            .collect();
+        let mut files: Vec<PathBuf> = Vec::new();
+        if let Some(dir) = dir.filter(|d| d.is_dir()) {
+            let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
+            let mut found: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        }
+        files.extend(extra.map(Path::to_path_buf));
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
+            sources.push((path.display().to_string(), text));
+        }
+        let mut runbooks: Vec<Runbook> = Vec::new();
+        for (file, text) in sources {
+            let rb = parse(&file, &text)?;
+            match runbooks.iter_mut().find(|r| r.id == rb.id) {
+                Some(slot) => *slot = rb,
+                None => runbooks.push(rb),
+            }
+        }
+        Ok(Catalog { runbooks })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Runbook> {
+        self.runbooks.iter().find(|r| r.id == id)
+    }
+
+    /// The runbook for a service: the one configured, else the first whose suffixes match the
+    /// origin or the DNS target, else the generic one.
+    pub fn pick(
+        &self,
+        configured: Option<&str>,
+        origin_hosts: &[&str],
+        dns_target: Option<&str>,
+    ) -> Result<&Runbook, String> {
+        if let Some(id) = configured {
+            return self.get(id).ok_or_else(|| self.unknown(id));
+        }
+        let matches = |r: &&Runbook| {
+            origin_hosts
+                .iter()
+                .any(|h| r.origin_suffixes.iter().any(|s| h.ends_with(s.as_str())))
+                || dns_target
+                    .is_some_and(|t| r.target_suffixes.iter().any(|s| t.ends_with(s.as_str())))
+        };
+        self.runbooks
+            .iter()
+            .find(matches)
+            .or_else(|| self.get(GENERIC))
+            .ok_or_else(|| self.unknown(GENERIC))
+    }
+
+    pub fn unknown(&self, id: &str) -> String {
+        format!(
+            "no runbook {:?}; known: {} (see `failover runbook list`)",
+            crate::ui::sanitize(id),
+            self.runbooks
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> RunbookError {
+    RunbookError {
+        file: path.display().to_string(),
+        line: None,
+        field: String::new(),
+        message: format!("cannot read it: {e}"),
+    }
+}
+
+/// The runbook as Markdown for a wiki: what it is for, each step, and the exact commands.
+pub fn to_markdown(rb: &Runbook) -> String {
+    let mut md = format!(
+        "# {}\n\n`{}` · platform: {} · source: {}\n\n{}\n\n## Steps\n\n",
+        rb.title, rb.id, rb.platform, rb.source, rb.summary
+    );
+    md.push_str("`failover diagnose` runs every step at once, under one deadline, and prints the verdict.\n\n");
+    for (i, s) in rb.steps.iter().enumerate() {
+        md.push_str(&format!(
+            "{}. **{}** (`{}`)\n   - Check: {}\n   - Why: {}\n   - Pass: {}\n   - Fail: {}\n",
+            i + 1,
+            s.title,
+            s.id,
+            s.check.describe(),
+            s.why,
+            s.pass,
+            s.fail
+        ));
+    }
+    md.push_str(
+        "\n## What to run\n\n\
+| when | command |\n|---|---|\n\
+| find out what is broken | `failover diagnose` |\n\
+| verdict `dns_target_failure` or `edge_failure`: see the plan | `failover deploy-proxy --dry-run` |\n\
+| put the emergency proxy in front of the direct origin | `failover deploy-proxy` |\n\
+| is the proxy live, is the platform healthy yet? | `failover status` |\n\
+| the platform path works again (`diagnose` says `rollback`) | `failover rollback` |\n\
+| write the postmortem timeline | `failover report > incident.md` |\n\
+| `origin_down` or `inconclusive` | escalate: a proxy cannot help |\n",
+    );
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STEP: &str =
+        "[[step]]\nid = \"a\"\ntitle = \"t\"\nwhy = \"w\"\npass = \"p\"\nfail = \"f\"\n";
+    const HEAD: &str = "id = \"mine\"\ntitle = \"T\"\nsummary = \"S\"\n";
+
+    #[track_caller]
+    fn check_ok(body: &str, kind: &str) {
+        let rb =
+            parse("mine.toml", &format!("{HEAD}{STEP}{body}")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rb.steps[0].check.kind(), kind);
+    }
+
+    #[track_caller]
+    fn check_err(text: &str, line: Option<usize>, field: &str, needle: &str) {
+        let e = parse("mine.toml", text).expect_err("runbook should be rejected");
+        assert_eq!((e.line, e.field.as_str()), (line, field), "{e}");
+        assert!(e.to_string().contains(needle), "{e} lacks {needle:?}");
+        assert!(e.to_string().starts_with("mine.toml"), "{e}");
+    }
+
+    #[test]
+    fn good_files() {
+        check_ok(
+            "check = { kind = \"dns\", role = \"target\", name = \"{dns_target}\" }\n",
+            "dns",
+        );
+        check_ok(
+            "check = { kind = \"dns\", name = \"other.example.com\" }\n",
+            "dns",
+        );
+        check_ok("check = { kind = \"http\", url = \"https://x.example.com/ping\", expect_status = 204 }\n", "http");
+        check_ok(
+            "check = { kind = \"websocket\", role = \"public\", path = \"{websocket_path}\" }\n",
+            "websocket",
+        );
+        check_ok(
+            "check = { kind = \"compare\", name = \"staging-eu\" }\n",
+            "compare",
+        );
+        check_ok("check = { kind = \"status_page\" }\n", "status_page");
+        check_ok(
+            "check = { kind = \"cloudflare_record\", name = \"{public_host}\" }\n",
+            "cloudflare_record",
+        );
+    }
+
+    #[test]
+    fn each_kind_of_mistake() {
+        check_err(&format!("{HEAD}{STEP}check = {{ kind = \"ping\" }}\n"), Some(10), "", "expected one of `dns`, `http`, `websocket`, `compare`, `status_page`, `cloudflare_record`");
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"dns\" }}\n"),
+            Some(10),
+            "",
+            "missing field `name`",
+        );
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"dns\", name = \"x\", colour = 1 }}\n"),
+            Some(10),
+            "",
+            "colour",
+        );
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"http\", url = \"{{origin}}{{helth}}\" }}\n"),
+            Some(4),
+            "step[0].check.url",
+            "unknown placeholder {helth}",
+        );
+        check_err(
+            &format!(
+                "{HEAD}{STEP}check = {{ kind = \"http\", url = \"x\", expect_status = 99 }}\n"
+            ),
+            Some(4),
+            "step[0].check.expect_status",
+            "100-599",
+        );
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"dns\", role = \"boss\", name = \"x\" }}\n"),
+            Some(10),
+            "",
+            "boss",
+        );
+        check_err(&format!("{HEAD}{STEP}check = {{ kind = \"compare\" }}\n{STEP}check = {{ kind = \"compare\" }}\n"), Some(11), "step[1].id", "earlier step");
+        check_err(&format!("id = \"Bad Id\"\ntitle = \"T\"\nsummary = \"S\"\n{STEP}check = {{ kind = \"compare\" }}\n"), Some(1), "id", "lowercase");
+        check_err(HEAD, None, "step", "at least one");
+        check_err(
+            &format!("{HEAD}{STEP}"),
+            Some(4),
+            "",
+            "missing field `check`",
+        );
+        check_err("title = \"T\"\n", Some(1), "", "missing field `id`");
+    }
+
+    #[test]
+    fn embedded_runbooks_validate_and_override_by_id() {
+        let cat = Catalog::load(None, None).unwrap();
+        assert_eq!(cat.runbooks.len(), EMBEDDED.len());
+        let heroku = cat.pick(None, &["myapp-abc.herokuapp.com"], None).unwrap();
+        assert_eq!(heroku.id, "heroku-dns-target");
+        assert_eq!(
+            cat.pick(None, &["x.onrender.com"], None).unwrap().id,
+            GENERIC
+        );
+        assert_eq!(
+            cat.pick(None, &["x.example"], Some("haiku-1.herokudns.com"))
+                .unwrap()
+                .id,
+            "heroku-dns-target"
+        );
+        assert!(cat
+            .pick(Some("nope"), &[], None)
+            .unwrap_err()
+            .contains("known: heroku-dns-target, generic-dns-target"));
+
+        let dir = tempfile::tempdir().unwrap();
+        let mine = format!("id = \"heroku-dns-target\"\ntitle = \"Ours\"\nsummary = \"S\"\n{STEP}check = {{ kind = \"dns\", name = \"db.example.com\" }}\n");
+        std::fs::write(dir.path().join("heroku.toml"), mine).unwrap();
+        let cat = Catalog::load(Some(dir.path()), None).unwrap();
+        assert_eq!(
+            cat.runbooks.len(),
+            EMBEDDED.len(),
+            "same id overrides, never duplicates"
+        );
+        assert_eq!(cat.get("heroku-dns-target").unwrap().title, "Ours");
+    }
+
+    #[test]
+    fn placeholders_expand_or_skip() {
+        let vars: BTreeMap<&str, String> = [
+            ("origin", "https://a.herokuapp.com".to_owned()),
+            ("health_path", "/health".to_owned()),
+        ]
+        .into();
+        assert_eq!(
+            expand("{origin}{health_path}", &vars).as_deref(),
+            Some("https://a.herokuapp.com/health")
+        );
+        assert_eq!(expand("{websocket_path}", &vars), None);
+        assert_eq!(expand("plain", &vars).as_deref(), Some("plain"));
+    }
+
+    #[test]
+    fn markdown_names_the_commands() {
+        let cat = Catalog::load(None, None).unwrap();
+        let md = to_markdown(cat.get("heroku-dns-target").unwrap());
+        assert!(md.starts_with("# Heroku"));
+        assert!(md.contains("1. **Resolve the custom domain**"));
+        assert!(
+            md.contains("`failover deploy-proxy --dry-run`") && md.contains("`failover rollback`")
+        );
+    }
+}

@@ -1,0 +1,121 @@
+//! `failover init` without a terminal: flags in, a commented config that validates out; never
+//! overwrites without --force; never waits for input.
+
+use crate::support::{failover, run, Scratch};
+
+#[track_caller]
+fn check(dir: &Scratch, args: &[&str], code: i32, needle: &str) {
+    let out = run(failover(dir.path()).arg("init").args(args));
+    assert_eq!(
+        out.code, code,
+        "init {args:?}\nstdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        all.contains(needle),
+        "init {args:?}: output lacks {needle:?}:\n{all}"
+    );
+}
+
+#[test]
+fn init_without_a_terminal() {
+    let dir = Scratch::new();
+    let good = [
+        "--public-url",
+        "https://api.example.com",
+        "--origin",
+        "https://app-1.herokuapp.com",
+    ];
+    check(&dir, &[], 2, "init needs --public-url URL and --origin URL");
+    check(
+        &dir,
+        &[
+            "--public-url",
+            "https://api.example.com",
+            "--origin",
+            "nope",
+        ],
+        2,
+        "--origin: \"nope\" is not a URL",
+    );
+    assert!(
+        !dir.path().join("failover.toml").exists(),
+        "a rejected init wrote a file"
+    );
+    check(&dir, &good, 0, "next: failover diagnose");
+    let first = std::fs::read_to_string(dir.path().join("failover.toml")).unwrap();
+    assert!(
+        first.contains("origin = [\"https://app-1.herokuapp.com\"]"),
+        "{first}"
+    );
+    assert!(
+        first.contains("heroku = \"https://status.heroku.com/api/v4/current-status\""),
+        "{first}"
+    );
+    assert!(first.contains("zone = \"example.com\""), "{first}");
+
+    check(
+        &dir,
+        &[
+            "--public-url",
+            "https://other.example.com",
+            "--origin",
+            "https://b.example.net",
+        ],
+        4,
+        "pass --force",
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("failover.toml")).unwrap(),
+        first,
+        "overwrote without --force"
+    );
+
+    check(
+        &dir,
+        &[
+            "--force",
+            "--json",
+            "--public-url",
+            "https://other.example.com",
+            "--origin",
+            "https://b.example.net",
+            "--zone",
+            "example.com",
+            "--account-id",
+            "acc1",
+        ],
+        0,
+        "\"schema\": \"failover.init/v1\"",
+    );
+    let second = std::fs::read_to_string(dir.path().join("failover.toml")).unwrap();
+    assert!(
+        second.contains("account_id = \"acc1\"") && second.contains("# heroku ="),
+        "{second}"
+    );
+}
+
+#[test]
+fn init_json_document() {
+    let dir = Scratch::new();
+    let out = run(failover(dir.path()).args([
+        "init",
+        "--json",
+        "--public-url",
+        "https://api.example.com",
+        "--origin",
+        "https://a.herokuapp.com",
+        "--origin",
+        "https://b.herokuapp.com",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["schema"], "failover.init/v1");
+    assert_eq!(doc["written"], true);
+    assert_eq!(
+        doc["service"]["origin"],
+        serde_json::json!(["https://a.herokuapp.com", "https://b.herokuapp.com"])
+    );
+    assert_eq!(doc["next"], "failover diagnose");
+}
