@@ -12,7 +12,7 @@ use crate::cloudflare::preflight::{self, explain};
 use crate::config::Settings;
 use crate::deploy::{self, DeployInput};
 use crate::exit::{Exit, Fatal};
-use crate::report::deployment::{Deployment, Verification, ZoneRef};
+use crate::report::deployment::{Deployment, Verification, WebSocketCheck, ZoneRef};
 use crate::state::{now_rfc3339, Journal};
 use crate::Ctx;
 
@@ -233,11 +233,18 @@ async fn verify(settings: &Settings, script: &str) -> Verification {
     let (ok, check) =
         crate::verify::await_marker(settings, script, true, 10, Duration::from_secs(1)).await;
     let websocket = match &settings.service.websocket_path {
-        Some(path) if ok => Some(crate::verify::websocket(settings, path).await),
+        Some(path) if ok => {
+            let result = crate::verify::websocket(settings, path).await;
+            Some(WebSocketCheck {
+                path: path.clone(),
+                upgraded: result.is_ok(),
+                error: result.err(),
+            })
+        }
         _ => None,
     };
     Verification {
-        verified: Some(ok && websocket.as_ref().is_none_or(Result::is_ok)),
+        verified: Some(ok && websocket.as_ref().is_none_or(|w| w.upgraded)),
         public_url: Some(check),
         websocket,
     }

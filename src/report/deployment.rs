@@ -22,7 +22,16 @@ pub struct Verification {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<MarkerCheck>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub websocket: Option<Result<(), String>>,
+    pub websocket: Option<WebSocketCheck>,
+}
+
+/// A WebSocket upgrade through the public URL (when `websocket_path` is configured).
+#[derive(Debug, Clone, Serialize)]
+pub struct WebSocketCheck {
+    pub path: String,
+    pub upgraded: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -111,9 +120,9 @@ fn verification_text(v: &Verification, want_marker: bool) -> String {
         }),
     }
     if let Some(ws) = &v.websocket {
-        match ws {
-            Ok(()) => out.push_str("✓ WebSocket upgrade works\n"),
-            Err(e) => out.push_str(&format!("✗ WebSocket upgrade failed: {e}\n")),
+        match &ws.error {
+            None => out.push_str(&format!("✓ WebSocket upgrade at {} works\n", ws.path)),
+            Some(e) => out.push_str(&format!("✗ WebSocket upgrade at {} failed: {e}\n", ws.path)),
         }
     }
     out

@@ -42,6 +42,15 @@ async fn edge(State(cf): State<Arc<CloudflareSandbox>>, req: Request) -> Respons
     }
 }
 
+/// The app's WebSocket endpoint, reached through the edge.
+async fn cable(ws: axum::extract::WebSocketUpgrade) -> Response {
+    ws.on_upgrade(|mut socket| async move {
+        let _ = socket
+            .send(axum::extract::ws::Message::Text("welcome".into()))
+            .await;
+    })
+}
+
 async fn serve(app: axum::Router) -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -63,7 +72,10 @@ impl World {
                 .unwrap(),
         );
         let edge_port = rt.block_on(serve(
-            axum::Router::new().fallback(edge).with_state(cf.clone()),
+            axum::Router::new()
+                .route("/cable", axum::routing::get(cable))
+                .fallback(edge)
+                .with_state(cf.clone()),
         ));
         let origin_port = if origin_up {
             rt.block_on(serve(axum::Router::new().fallback(|| async { "ok" })))
@@ -86,7 +98,7 @@ impl World {
         dir.write(
             "failover.toml",
             &format!(
-                "[service]\npublic_url = \"http://{HOST}:{edge_port}\"\norigin = \"http://127.0.0.1:{origin_port}\"\ndns_target = \"{TARGET}\"\n\n[cloudflare]\naccount_id = \"{ACCOUNT}\"\n"
+                "[service]\npublic_url = \"http://{HOST}:{edge_port}\"\norigin = \"http://127.0.0.1:{origin_port}\"\ndns_target = \"{TARGET}\"\nwebsocket_path = \"/cable\"\n\n[cloudflare]\naccount_id = \"{ACCOUNT}\"\n"
             ),
         );
         World {
@@ -210,6 +222,7 @@ fn deploy_status_rollback_restores_the_prior_state() {
 
     let doc = w.expect(&["deploy-proxy", "--yes", "--json"], 0).json();
     assert_eq!(doc["verified"], true, "{doc:#}");
+    assert_eq!(doc["websocket"]["upgraded"], true, "{doc:#}");
     assert_eq!(doc["script"], SCRIPT);
     assert!(doc["warnings"][0].as_str().unwrap().contains("100,000"));
     let after_deploy = w.snapshot();
@@ -330,6 +343,22 @@ fn rollback_refuses_while_the_platform_still_fails() {
     assert_eq!(status["action"], "none");
     w.expect(&["rollback", "--yes", "--force"], 0);
     assert!(!w.snapshot().scripts.contains_key(SCRIPT));
+}
+
+#[test]
+fn verification_failure_exits_3() {
+    let mut w = World::new(true, true);
+    let config = std::fs::read_to_string(w.dir.path().join("failover.toml")).unwrap();
+    w.dir.write(
+        "failover.toml",
+        &config.replace("/cable", "/no-websocket-here"),
+    );
+    let doc = w.expect(&["deploy-proxy", "--yes", "--json"], 3).json();
+    assert_eq!(doc["verified"], false, "{doc:#}");
+    assert_eq!(doc["websocket"]["upgraded"], false, "{doc:#}");
+    // Applied all the same; rollback cleans up.
+    assert_eq!(doc["applied"].as_array().unwrap().len(), 3);
+    w.expect(&["rollback", "--yes"], 0);
 }
 
 #[track_caller]
