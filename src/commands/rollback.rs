@@ -135,6 +135,15 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
         ctx.printer.warn(w);
     }
 
+    if args.dry_run && !args.force {
+        if let Some(p) = platform.as_ref().filter(|p| !p.healthy) {
+            doc.warnings.push(format!(
+                "the platform path still fails ({}): rollback would be refused without --force",
+                p.summary()
+            ));
+            ctx.printer.warn(doc.warnings.last().expect("just pushed"));
+        }
+    }
     if args.dry_run || plan.is_empty() {
         doc.api_calls = client.calls();
         doc.elapsed_ms = started.elapsed().as_millis() as u64;

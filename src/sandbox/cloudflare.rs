@@ -897,7 +897,7 @@ fn script_json(s: &ScriptRec) -> Value {
         "handlers": ["fetch"], "has_modules": true, "has_assets": false,
         "compatibility_date": s.compatibility_date, "compatibility_flags": [],
         "tags": s.tags, "created_on": s.created_on, "modified_on": s.modified_on,
-        "usage_model": "standard", "logpush": false,
+        "usage_model": "standard", "logpush": false, "startup_time_ms": 4,
     })
 }
 

@@ -214,6 +214,20 @@ fn deploy_status_rollback_restores_the_prior_state() {
     let mut w = World::new(true, true);
     let before = w.snapshot();
 
+    let human = w.expect(&["deploy-proxy", "--dry-run"], 0);
+    println!("{}", human.stdout);
+    for needle in [
+        "PUT /accounts/",
+        "POST /zones/",
+        "--dry-run",
+        "create route api.example.com/*",
+    ] {
+        assert!(
+            human.stdout.contains(needle),
+            "dry run lacks {needle:?}:\n{}",
+            human.stdout
+        );
+    }
     let dry = w.expect(&["deploy-proxy", "--dry-run", "--json"], 0).json();
     assert_eq!(dry["schema"], "failover.deployment/v1");
     assert_eq!(dry["dry_run"], true);
@@ -239,6 +253,7 @@ fn deploy_status_rollback_restores_the_prior_state() {
         .expect("route created");
     assert_eq!(state["routes"][0]["id"], route.id.as_str());
 
+    println!("{}", w.expect(&["status"], 0).stdout);
     let status = w.expect(&["status", "--json"], 0).json();
     assert_eq!(status["schema"], "failover.status/v1");
     assert_eq!(status["deployed"], true);
@@ -254,6 +269,8 @@ fn deploy_status_rollback_restores_the_prior_state() {
     assert_eq!(w.mutating_calls(), calls);
     assert_eq!(w.snapshot(), after_deploy);
 
+    let human = w.expect(&["rollback", "--dry-run"], 0);
+    println!("{}\n{}", human.stdout, human.stderr);
     let rb = w.expect(&["rollback", "--yes", "--json"], 0).json();
     assert_eq!(rb["schema"], "failover.rollback/v1");
     assert_eq!(rb["verified"], true, "{rb:#}");
@@ -662,7 +679,52 @@ fn sandbox_answers_match_the_official_schemas() {
                 .unwrap()
         })
     };
+    let post_route = {
+        let url = format!("{base}/zones/{zone}/workers/routes");
+        let http = http.clone();
+        w.rt.block_on(async move {
+            http.post(url)
+                .bearer_auth(TOKEN)
+                .json(&serde_json::json!({"pattern": "shop.example.com/*", "script": SCRIPT}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    let put_script = {
+        let url = format!("{base}/accounts/{ACCOUNT}/workers/scripts/another-one");
+        let http = http.clone();
+        w.rt.block_on(async move {
+            let module = reqwest::multipart::Part::text("export default {}")
+                .file_name("worker.js")
+                .mime_str("application/javascript+module")
+                .unwrap();
+            let meta = serde_json::json!({"main_module": "worker.js", "compatibility_date": "2025-09-01", "tags": ["x"]});
+            let form = reqwest::multipart::Form::new()
+                .text("metadata", meta.to_string())
+                .part("worker.js", module);
+            http.put(url)
+                .bearer_auth(TOKEN)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
     let cases = [
+        ("/zones/{zone_id}/workers/routes", "post", "200", post_route),
+        (
+            "/accounts/{account_id}/workers/scripts/{script_name}",
+            "put",
+            "200",
+            put_script,
+        ),
         (
             "/zones",
             "get",
