@@ -578,6 +578,10 @@ async fn route(world: &Shared, method: Method, path: &str, query: &str, req: Req
     }
     let q = query_map(query);
     match (method.clone(), segments.as_slice()) {
+        (Method::GET, ["user", "tokens", "verify"]) if is_account_token(world) => {
+            // Account-owned tokens verify only at their account's endpoint.
+            failure(StatusCode::UNAUTHORIZED, 1000, "Invalid API Token")
+        }
         (Method::GET, ["user", "tokens", "verify"]) => envelope(
             StatusCode::OK,
             json!({"id": "0123456789abcdef0123456789abcdef", "status": "active"}),
@@ -695,6 +699,14 @@ fn auth_check(world: &Shared, headers: &HeaderMap) -> Option<Response> {
             "Invalid access token",
         )),
     }
+}
+
+fn is_account_token(world: &Shared) -> bool {
+    world
+        .lock()
+        .expect("sandbox state lock")
+        .token
+        .starts_with("cfat_")
 }
 
 fn account_ok(world: &Shared, account: &str) -> bool {

@@ -378,6 +378,34 @@ fn verification_failure_exits_3() {
     w.expect(&["rollback", "--yes"], 0);
 }
 
+#[test]
+fn account_tokens_verify_at_the_account_endpoint() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cf = rt
+        .block_on(CloudflareSandbox::start(
+            "cfat_canary-account-token",
+            ACCOUNT,
+        ))
+        .unwrap();
+    let zone = cf.add_zone("example.com", "pro");
+    cf.add_dns_record(&zone, "CNAME", HOST, TARGET, true);
+    let dir = Scratch::new();
+    dir.write(
+        "failover.toml",
+        &format!("[service]\npublic_url = \"https://{HOST}\"\norigin = \"http://127.0.0.1:9\"\n[cloudflare]\naccount_id = \"{ACCOUNT}\"\n"),
+    );
+    let out = run(failover(dir.path())
+        .env("CLOUDFLARE_API_TOKEN", "cfat_canary-account-token")
+        .env("CLOUDFLARE_API_BASE_URL", cf.base_url().as_str())
+        .args(["deploy-proxy", "--dry-run", "--json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(cf
+        .calls()
+        .iter()
+        .any(|c| c.path == format!("/accounts/{ACCOUNT}/tokens/verify")));
+    assert!(!format!("{}{}", out.stdout, out.stderr).contains("cfat_canary"));
+}
+
 #[track_caller]
 fn check_setup(
     w: &mut World,
