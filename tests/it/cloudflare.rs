@@ -548,6 +548,15 @@ fn converges(w: &mut World, args: &[&str], label: &str) -> bool {
     }
 }
 
+/// A line that shows in `cargo test` output even when the test passes (the harness captures
+/// print macros, not direct writes to stderr).
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 #[test]
 fn fault_matrix_converges() {
     // The calls of a clean deploy and rollback, with the record DNS-only so that both flip it.
@@ -566,7 +575,7 @@ fn fault_matrix_converges() {
     let kinds = FaultKind::all();
     let persistence = [1usize, 100];
     let size = (deploy_calls.len() + rollback_calls.len()) * kinds.len() * persistence.len();
-    println!("fault matrix: {size} cases ({} deploy calls + {} rollback calls) x {} fault kinds x {:?} repeats",
+    report!("fault matrix: {size} cases ({} deploy calls + {} rollback calls) x {} fault kinds x {:?} repeats",
         deploy_calls.len(), rollback_calls.len(), kinds.len(), persistence);
     let mut reruns = 0;
     for call in &deploy_calls {
@@ -617,7 +626,7 @@ fn fault_matrix_converges() {
             }
         }
     }
-    println!("fault matrix: {size} cases converged ({reruns} needed a re-run after exit 5)");
+    report!("fault matrix: {size} cases converged ({reruns} needed a re-run after exit 5)");
     assert!(reruns > 0, "no case exercised exit 5");
 }
 
