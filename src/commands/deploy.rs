@@ -172,7 +172,9 @@ pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
         doc.api_calls = client.calls();
         doc.elapsed_ms = started.elapsed().as_millis() as u64;
         journal.append("finished", json!({"dry_run": true}))?;
-        ctx.printer.result(&doc, || doc.human())?;
+        // Names, patterns and record contents come from the API: untrusted on a terminal.
+        ctx.printer
+            .result(&doc, || crate::ui::sanitize(&doc.human()))?;
         return Ok(Exit::Success);
     }
 
@@ -180,7 +182,7 @@ pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
         ctx.printer.info(format!(
             "Plan for {host} (zone {}):\n{}",
             zone.name,
-            plan.render()
+            crate::ui::sanitize(&plan.render())
         ));
         let consent = deploy::consent_needed(&plan);
         let question = if consent.is_empty() {
@@ -221,7 +223,9 @@ pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
         "finished",
         json!({"applied": doc.applied.len(), "verified": doc.verification.verified, "api_calls": doc.api_calls}),
     )?;
-    ctx.printer.result(&doc, || doc.human())?;
+    // Names, patterns and record contents come from the API: untrusted on a terminal.
+    ctx.printer
+        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
     Ok(if doc.verification.verified == Some(false) {
         Exit::Incident
     } else {

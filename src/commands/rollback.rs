@@ -148,7 +148,9 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
         doc.api_calls = client.calls();
         doc.elapsed_ms = started.elapsed().as_millis() as u64;
         journal.append("finished", json!({"dry_run": args.dry_run, "applied": 0}))?;
-        ctx.printer.result(&doc, || doc.human())?;
+        // Names, patterns and record contents come from the API: untrusted on a terminal.
+        ctx.printer
+            .result(&doc, || crate::ui::sanitize(&doc.human()))?;
         return Ok(Exit::Success);
     }
 
@@ -169,8 +171,10 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
         }
     }
 
-    ctx.printer
-        .info(format!("Rollback plan for {host}:\n{}", plan.render()));
+    ctx.printer.info(format!(
+        "Rollback plan for {host}:\n{}",
+        crate::ui::sanitize(&plan.render())
+    ));
     if !ctx.printer.confirm(
         &format!("Remove the emergency proxy {script_name} and restore DNS for {host}?"),
         "rerun with --yes to apply",
@@ -202,6 +206,8 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
         "finished",
         json!({"applied": doc.applied.len(), "verified": ok, "api_calls": doc.api_calls}),
     )?;
-    ctx.printer.result(&doc, || doc.human())?;
+    // Names, patterns and record contents come from the API: untrusted on a terminal.
+    ctx.printer
+        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
     Ok(if ok { Exit::Success } else { Exit::Incident })
 }

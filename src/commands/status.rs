@@ -108,6 +108,8 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
             serde_json::json!({"deployed": doc.deployed, "action": doc.action}),
         );
     }
-    ctx.printer.result(&doc, || doc.human())?;
+    // Names, patterns and record contents come from the API: untrusted on a terminal.
+    ctx.printer
+        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
     Ok(Exit::Success)
 }

@@ -325,10 +325,16 @@ fn dns_only_record_needs_consent_and_is_restored() {
 #[test]
 fn a_route_owned_by_another_script_stops_the_deploy() {
     let mut w = World::new(true, true);
-    w.cf.add_route(&w.zone, "api.example.com/*", Some("legacy-router"));
+    // Remote text reaches the terminal escaped.
+    w.cf.add_route(&w.zone, "api.example.com/*", Some("legacy-router\u{1b}[2J"));
     let before = w.snapshot();
     let out = w.expect(&["deploy-proxy", "--yes"], 4);
     assert!(out.stderr.contains("legacy-router"), "{}", out.stderr);
+    assert!(
+        !out.stderr.contains('\u{1b}'),
+        "raw escape: {:?}",
+        out.stderr
+    );
     assert_eq!(w.mutating_calls(), 0);
     assert_eq!(w.snapshot(), before);
 
