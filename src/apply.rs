@@ -26,6 +26,16 @@ pub struct Applied {
     pub route: Option<RecordedRoute>,
 }
 
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The journal could not record the step, so it was not sent: re-runs rely on the record.
+    #[error("cannot journal the step, so it was not sent: {0}")]
+    Journal(String),
+}
+
 /// A plan that stopped part way: what was done, and the step that failed.
 #[derive(Debug, thiserror::Error)]
 #[error("{failed}")]
@@ -33,7 +43,7 @@ pub struct ApplyError {
     pub done: Vec<Applied>,
     pub failed: String,
     #[source]
-    pub source: ApiError,
+    pub source: StepError,
 }
 
 /// Runs the phases in order, the steps of a phase concurrently. Stops after the first phase
@@ -81,13 +91,13 @@ async fn run_step(
     journal: &Journal,
     step: &Step,
     created: &[RecordedRoute],
-) -> Result<Applied, ApiError> {
+) -> Result<Applied, StepError> {
     let record =
         json!({"action": action(step), "call": step.call(), "description": step.describe()});
     // A journal that cannot be written must stop the change: it is the record re-runs rely on.
     journal
         .append("step.begin", record.clone())
-        .map_err(|e| ApiError::Network(format!("journal: {e:#}")))?;
+        .map_err(|e| StepError::Journal(format!("{e:#}")))?;
     let result = send(client, step, created).await;
     let (event, data) = match &result {
         Ok((outcome, id)) => (

@@ -681,10 +681,8 @@ fn classify(op: Op, status: StatusCode, errors: Vec<ApiMessage>) -> ApiError {
             .join("; ")
     };
     let has = |c: u32| codes.contains(&c);
-    if has(code::RATE_LIMITED) && status == StatusCode::TOO_MANY_REQUESTS {
-        return ApiError::RateLimited { retry_after: None };
-    }
     match status {
+        StatusCode::TOO_MANY_REQUESTS => ApiError::RateLimited { retry_after: None },
         StatusCode::UNAUTHORIZED => ApiError::Auth { codes, message },
         StatusCode::FORBIDDEN => ApiError::Permission {
             permission: op.permission(),
