@@ -834,3 +834,250 @@ fn sandbox_answers_match_the_official_schemas() {
         assert!(errors.is_empty(), "{method} {path}: {errors:#?}\n{body:#}");
     }
 }
+
+/// One raw call to the sandbox: (HTTP status, first error code).
+fn raw(
+    w: &World,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<reqwest::multipart::Form>,
+    json: Option<Value>,
+) -> (u16, Option<u64>) {
+    let url = format!("{}{path}", w.cf.base_url());
+    let method: reqwest::Method = method.parse().unwrap();
+    w.rt.block_on(async move {
+        let mut req = reqwest::Client::new().request(method, url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(form) = body {
+            req = req.multipart(form);
+        }
+        if let Some(j) = json {
+            req = req.json(&j);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let v: Value = resp.json().await.unwrap();
+        (status, v["errors"][0]["code"].as_u64())
+    })
+}
+
+fn upload(meta: Value, part: &str, content_type: &str) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("metadata", meta.to_string())
+        .part(
+            part.to_owned(),
+            reqwest::multipart::Part::text("export default {}")
+                .file_name(part.to_owned())
+                .mime_str(content_type)
+                .unwrap(),
+        )
+}
+
+#[track_caller]
+fn check_rejects(got: (u16, Option<u64>), status: u16, code: u64) {
+    assert_eq!(got, (status, Some(code)));
+}
+
+#[test]
+fn sandbox_rejects_what_the_real_api_rejects() {
+    let w = World::new(true, true);
+    let script = format!("/accounts/{ACCOUNT}/workers/scripts/s1");
+    let routes = format!("/zones/{}/workers/routes", w.zone);
+    let js = "application/javascript+module";
+    let t = Some(TOKEN);
+    check_rejects(
+        raw(&w, "GET", "/user/tokens/verify", None, None, None),
+        400,
+        10000,
+    );
+    check_rejects(
+        raw(&w, "GET", "/user/tokens/verify", Some("nope"), None, None),
+        400,
+        9109,
+    );
+    let good = serde_json::json!({"main_module": "worker.js", "compatibility_date": "2025-09-01"});
+    assert_eq!(
+        raw(
+            &w,
+            "PUT",
+            &script,
+            t,
+            Some(upload(good.clone(), "worker.js", js)),
+            None
+        )
+        .0,
+        200
+    );
+    check_rejects(
+        raw(
+            &w,
+            "PUT",
+            &script,
+            t,
+            Some(upload(
+                serde_json::json!({"compatibility_date": "2025-09-01"}),
+                "worker.js",
+                js,
+            )),
+            None,
+        ),
+        400,
+        10021,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "PUT",
+            &script,
+            t,
+            Some(upload(good.clone(), "other.js", js)),
+            None,
+        ),
+        400,
+        10021,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "PUT",
+            &script,
+            t,
+            Some(upload(good.clone(), "worker.js", "application/javascript")),
+            None,
+        ),
+        400,
+        10021,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "PUT",
+            &script,
+            t,
+            Some(upload(
+                serde_json::json!({"main_module": "worker.js"}),
+                "worker.js",
+                js,
+            )),
+            None,
+        ),
+        400,
+        10021,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "PUT",
+            &script,
+            t,
+            Some(upload(
+                serde_json::json!({"main_module": "worker.js", "compatibility_date": "2025-09-01", "tags": ["a:b"]}),
+                "worker.js",
+                js,
+            )),
+            None,
+        ),
+        400,
+        10021,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "PUT",
+            &script,
+            t,
+            Some(upload(
+                serde_json::json!({"main_module": "worker.js", "compatibility_date": "2025-09-01", "bindings": [{"type": "json", "name": "X"}]}),
+                "worker.js",
+                js,
+            )),
+            None,
+        ),
+        400,
+        10021,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "POST",
+            &routes,
+            t,
+            None,
+            Some(serde_json::json!({"pattern": "https://api.example.com/*", "script": "s1"})),
+        ),
+        400,
+        10022,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "POST",
+            &routes,
+            t,
+            None,
+            Some(serde_json::json!({"pattern": "api.other.org/*", "script": "s1"})),
+        ),
+        400,
+        10022,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "POST",
+            &routes,
+            t,
+            None,
+            Some(serde_json::json!({"pattern": "www.example.com/*", "script": "s1"})),
+        ),
+        409,
+        10020,
+    );
+    check_rejects(
+        raw(&w, "DELETE", &format!("{routes}/0000"), t, None, None),
+        404,
+        10009,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "DELETE",
+            &format!("/accounts/{ACCOUNT}/workers/scripts/nope"),
+            t,
+            None,
+            None,
+        ),
+        404,
+        10007,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "GET",
+            &format!("/accounts/{ACCOUNT}/workers/scripts/nope/settings"),
+            t,
+            None,
+            None,
+        ),
+        404,
+        10007,
+    );
+    check_rejects(
+        raw(
+            &w,
+            "PUT",
+            &format!("/accounts/{ACCOUNT}/workers/scripts/s1/routes"),
+            t,
+            None,
+            Some(serde_json::json!([])),
+        ),
+        400,
+        10000,
+    );
+    // Only the good upload changed anything.
+    let snap = w.snapshot();
+    assert!(snap.scripts.contains_key("s1"));
+    assert_eq!(snap.routes.len(), 1);
+}
