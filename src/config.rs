@@ -179,7 +179,7 @@ impl LoadedFile {
             ConfigError {
                 source_name: path.display().to_string(),
                 line,
-                key: key_of_toml_error(&e),
+                key: key_of_toml_error(&e, &text),
                 message: e.message().trim().to_owned(),
             }
         })?;
@@ -210,13 +210,45 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// toml names unknown keys in its message; pull the key out so the error reads `key: ...`.
-fn key_of_toml_error(e: &toml::de::Error) -> String {
+/// Otherwise (a bad value, a control character in a string) the key is the one assigned on
+/// the error's line, under the table last opened above it.
+fn key_of_toml_error(e: &toml::de::Error, text: &str) -> String {
     let msg = e.message();
-    msg.split('`')
-        .nth(1)
-        .filter(|_| msg.starts_with("unknown field"))
-        .unwrap_or("")
-        .to_owned()
+    if msg.starts_with("unknown field") {
+        if let Some(key) = msg.split('`').nth(1) {
+            return key.to_owned();
+        }
+    }
+    let Some(span) = e.span() else {
+        return String::new();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or_default();
+    let Some((key, _)) = line.split_once('=') else {
+        return String::new();
+    };
+    let key = key.trim();
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+    {
+        return String::new();
+    }
+    let table = before
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            l.strip_prefix('[')
+                .and_then(|t| t.strip_suffix(']'))
+                .map(|t| t.trim_matches(['[', ']']).trim().to_owned())
+        })
+        .next_back();
+    match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_owned(),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,3 +1,5 @@
-//! Human and JSON renderings of each command's result.
+//! Human renderings of command results: one place, so every command reads alike. JSON
+//! documents are the serialized result types themselves.
 
 pub mod deployment;
+pub mod diagnosis;

@@ -3,6 +3,7 @@
 
 mod cli;
 mod cloudflare;
+mod diagnose;
 mod init;
 mod runbook;
 mod support;

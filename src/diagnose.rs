@@ -1,0 +1,1187 @@
+//! PURE: observations -> verdict, scope, action, summary, evidence. No clock, env or network;
+//! every decision here is table-tested below.
+
+use serde::Serialize;
+
+use crate::probe::dns::DnsAnswer;
+use crate::probe::http::HttpAnswer;
+use crate::probe::{Check, Observation, Outcome, PlatformHealth, Role, Spec};
+use crate::ui::excerpt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Healthy,
+    DnsTargetFailure,
+    OriginDown,
+    EdgeFailure,
+    ProxyActive,
+    Inconclusive,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Healthy => "healthy",
+            Verdict::DnsTargetFailure => "dns_target_failure",
+            Verdict::OriginDown => "origin_down",
+            Verdict::EdgeFailure => "edge_failure",
+            Verdict::ProxyActive => "proxy_active",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    None,
+    DeployProxy,
+    Escalate,
+    Rollback,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::DeployProxy => "deploy-proxy",
+            Action::Escalate => "escalate",
+            Action::Rollback => "rollback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Region,
+    Global,
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    Warn,
+    Skip,
+}
+
+/// The error classes of the `failover.diagnosis/v1` document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    Nxdomain,
+    Servfail,
+    Refused,
+    Timeout,
+    NoRecords,
+    Connect,
+    Tls,
+    HttpStatus,
+    EdgeError,
+    Protocol,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Nxdomain => "nxdomain",
+            ErrorKind::Servfail => "servfail",
+            ErrorKind::Refused => "refused",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::NoRecords => "no_records",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
+            ErrorKind::HttpStatus => "http_status",
+            ErrorKind::EdgeError => "edge_error",
+            ErrorKind::Protocol => "protocol",
+        }
+    }
+}
+
+/// One check as the JSON document and the report show it. `detail` is already sanitized.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckReport {
+    pub id: String,
+    pub kind: &'static str,
+    pub target: String,
+    pub resolver: Option<String>,
+    pub status: Status,
+    pub error: Option<ErrorKind>,
+    pub detail: String,
+    pub elapsed_ms: u64,
+}
+
+/// The decision and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnosis {
+    pub verdict: Verdict,
+    pub action: Action,
+    pub scope: Scope,
+    pub summary: String,
+    /// The few lines that carry the verdict, most telling first.
+    pub evidence: Vec<String>,
+    /// The exact commands (or steps) to run next, in order.
+    pub next: Vec<String>,
+    pub checks: Vec<CheckReport>,
+}
+
+/// What an HTTP answer says about the path it took.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathFacts {
+    /// Cloudflare answered (`server: cloudflare` or a `cf-ray`).
+    pub cloudflare: bool,
+    /// A Cloudflare error code: from the body (`error code: 1016`, `Error 1016`) or 530.
+    pub edge_code: Option<u32>,
+    /// Heroku's router answered.
+    pub heroku: bool,
+    /// A Heroku router error (`H10`...), or `application error` for its error page.
+    pub heroku_error: Option<String>,
+    /// Our own `x-failover-proxy` marker: the emergency proxy served this.
+    pub proxy_marker: Option<String>,
+}
+
+impl PathFacts {
+    /// The edge reports it cannot resolve or reach the origin by DNS (1016, or a bare 530).
+    pub fn edge_dns_error(&self) -> bool {
+        matches!(self.edge_code, Some(1016) | Some(530))
+    }
+}
+
+pub fn path_facts(a: &HttpAnswer) -> PathFacts {
+    let server = a.header("server").unwrap_or_default().to_ascii_lowercase();
+    let via = a.header("via").unwrap_or_default().to_ascii_lowercase();
+    let cloudflare = server.contains("cloudflare") || a.header("cf-ray").is_some();
+    let body = a.body.to_ascii_lowercase();
+    let edge_code = if cloudflare || body.contains("cloudflare") {
+        find_code(&body, "error code: ")
+            .or_else(|| find_code(&body, "error code "))
+            .or_else(|| find_code(&body, "error "))
+            .filter(|c| (500..=599).contains(c) || (1000..=1999).contains(c))
+            .or((a.status == Some(530)).then_some(530))
+    } else {
+        None
+    };
+    let heroku = server.contains("heroku") || via.contains("heroku") || via.contains("vegur");
+    let heroku_error = if heroku || body.contains("heroku") {
+        heroku_code(&a.body).or_else(|| {
+            (body.contains("application error") && a.status.is_some_and(|s| s >= 500))
+                .then(|| "application error".to_owned())
+        })
+    } else {
+        None
+    };
+    let proxy_marker = a
+        .header("x-failover-proxy")
+        .map(|m| excerpt(m, 63))
+        .filter(|m| !m.is_empty());
+    PathFacts {
+        cloudflare,
+        edge_code,
+        heroku,
+        heroku_error,
+        proxy_marker,
+    }
+}
+
+/// The first number of 3 to 4 digits right after `prefix` in `body`.
+fn find_code(body: &str, prefix: &str) -> Option<u32> {
+    body.match_indices(prefix).find_map(|(i, _)| {
+        let digits: String = body[i + prefix.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        (3..=4)
+            .contains(&digits.len())
+            .then(|| digits.parse().ok())?
+    })
+}
+
+/// A Heroku router code (`H10`, `H12`...) standing alone in the text.
+fn heroku_code(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(2)).find_map(|i| {
+        let standalone_before = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        let code =
+            bytes[i] == b'H' && bytes[i + 1].is_ascii_digit() && bytes[i + 2].is_ascii_digit();
+        let standalone_after = bytes.get(i + 3).is_none_or(|b| !b.is_ascii_alphanumeric());
+        (standalone_before && code && standalone_after).then(|| text[i..i + 3].to_owned())
+    })
+}
+
+/// Whether an HTTP answer is the app answering (below 500, no edge or router error).
+fn http_ok(a: &HttpAnswer) -> bool {
+    let facts = path_facts(a);
+    a.failure.is_none()
+        && a.status.is_some_and(|s| s < 500)
+        && facts.edge_code.is_none()
+        && facts.heroku_error.is_none()
+}
+
+/// Pure classification of one observation for the document and the report.
+pub fn check_report(o: &Observation) -> CheckReport {
+    let check = &o.check;
+    let (status, error, detail, resolver) = match &o.outcome {
+        Outcome::NotRun { reason } => (Status::Skip, None, excerpt(reason, 160), None),
+        Outcome::Dns(answer) => {
+            let (status, error, detail) = dns_status(answer);
+            (status, error, detail, Some(answer.resolver.clone()))
+        }
+        Outcome::Http(answer) => {
+            let (status, error, detail) = http_status(check, answer);
+            (status, error, detail, None)
+        }
+        Outcome::StatusPage(page) => (
+            if page.degraded {
+                Status::Warn
+            } else {
+                Status::Pass
+            },
+            None,
+            format!(
+                "{}: {}",
+                if page.degraded {
+                    "degraded"
+                } else {
+                    "operational"
+                },
+                excerpt(&page.detail, 120)
+            ),
+            None,
+        ),
+    };
+    CheckReport {
+        id: check.id.clone(),
+        kind: check.kind(),
+        target: excerpt(&check.target(), 200),
+        resolver: resolver.or_else(|| check.resolver().map(|r| r.to_string())),
+        status,
+        error,
+        detail,
+        elapsed_ms: u64::try_from(o.elapsed.as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+fn dns_status(a: &DnsAnswer) -> (Status, Option<ErrorKind>, String) {
+    let chain = if a.chain.is_empty() {
+        String::new()
+    } else {
+        format!("CNAME {}; ", excerpt(&a.chain.join(" -> "), 200))
+    };
+    match &a.failure {
+        None => {
+            let addrs: Vec<String> = a.addrs.iter().map(|ip| ip.to_string()).collect();
+            (Status::Pass, None, format!("{chain}{}", addrs.join(", ")))
+        }
+        Some((kind, why)) => {
+            use crate::probe::dns::DnsFailure as F;
+            let error = match kind {
+                F::Nxdomain => ErrorKind::Nxdomain,
+                F::Servfail => ErrorKind::Servfail,
+                F::Refused => ErrorKind::Refused,
+                F::Timeout => ErrorKind::Timeout,
+                F::NoRecords => ErrorKind::NoRecords,
+                F::Connect => ErrorKind::Connect,
+            };
+            (
+                Status::Fail,
+                Some(error),
+                format!("{chain}{}", excerpt(why, 120)),
+            )
+        }
+    }
+}
+
+fn http_status(check: &Check, a: &HttpAnswer) -> (Status, Option<ErrorKind>, String) {
+    if let Some((kind, why)) = &a.failure {
+        use crate::probe::http::HttpFailure as F;
+        let error = match kind {
+            F::Connect => ErrorKind::Connect,
+            F::Tls => ErrorKind::Tls,
+            F::Timeout => ErrorKind::Timeout,
+            F::Protocol => ErrorKind::Protocol,
+        };
+        return (Status::Fail, Some(error), excerpt(why, 200));
+    }
+    let status = a.status.unwrap_or_default();
+    let facts = path_facts(a);
+    let mut via = Vec::new();
+    if facts.cloudflare {
+        match a.header("cf-ray") {
+            Some(ray) => via.push(format!("cloudflare (cf-ray {})", excerpt(ray, 40))),
+            None => via.push("cloudflare".to_owned()),
+        }
+    }
+    if facts.heroku {
+        via.push("heroku router".to_owned());
+    }
+    if let Some(marker) = &facts.proxy_marker {
+        via.push(format!("x-failover-proxy {marker}"));
+    }
+    let mut detail = format!("HTTP {status}");
+    if !via.is_empty() {
+        detail.push_str(&format!(" via {}", via.join(", ")));
+    }
+    let websocket = matches!(check.spec, Spec::WebSocket { .. });
+    if let Some(code) = facts.edge_code {
+        let what = match code {
+            1016 => "origin DNS error",
+            530 => "origin unreachable",
+            _ => "edge error",
+        };
+        detail.push_str(&format!("; Cloudflare {code} ({what})"));
+        return (Status::Fail, Some(ErrorKind::EdgeError), detail);
+    }
+    if let Some(code) = &facts.heroku_error {
+        detail.push_str(&format!("; Heroku {code}"));
+        return (Status::Fail, Some(ErrorKind::HttpStatus), detail);
+    }
+    let body = excerpt(&a.body, 80);
+    if websocket {
+        return if status == 101 {
+            (Status::Pass, None, format!("{detail} (upgraded)"))
+        } else {
+            (Status::Fail, Some(ErrorKind::HttpStatus), detail)
+        };
+    }
+    match status {
+        500.. => {
+            if !body.is_empty() {
+                detail.push_str(&format!(": {body}"));
+            }
+            (Status::Fail, Some(ErrorKind::HttpStatus), detail)
+        }
+        400..=499 => (Status::Warn, Some(ErrorKind::HttpStatus), detail),
+        _ if facts.proxy_marker.is_some() && check.role == Role::Public => {
+            (Status::Warn, None, detail)
+        }
+        _ => (Status::Pass, None, detail),
+    }
+}
+
+/// Whether the DNS target resolves, from the target checks.
+struct TargetState {
+    name: Option<String>,
+    /// Resolvers that answered about the target (an unreachable resolver says nothing of it).
+    ran: usize,
+    /// The resolvers on which it failed.
+    failed: Vec<String>,
+    first_failure: Option<ErrorKind>,
+}
+
+fn target_state(obs: &[Observation]) -> TargetState {
+    let mut state = TargetState {
+        name: None,
+        ran: 0,
+        failed: Vec::new(),
+        first_failure: None,
+    };
+    for o in obs.iter().filter(|o| o.check.role == Role::Target) {
+        if let Outcome::Dns(a) = &o.outcome {
+            state.name.get_or_insert_with(|| a.name.clone());
+            if matches!(a.failure, Some((crate::probe::dns::DnsFailure::Connect, _))) {
+                continue;
+            }
+            state.ran += 1;
+            if a.addrs.is_empty() {
+                state.failed.push(a.resolver.clone());
+                if state.first_failure.is_none() {
+                    state.first_failure = dns_status(a).1;
+                }
+            }
+        }
+    }
+    if state.name.is_none() {
+        state.name = obs
+            .iter()
+            .find_map(|o| match (&o.check.spec, o.check.role) {
+                (Spec::DnsAddrs { name, .. }, Role::Target) => Some(name.clone()),
+                _ => None,
+            });
+    }
+    state
+}
+
+fn http_of(o: &Observation) -> Option<&HttpAnswer> {
+    match (&o.outcome, &o.check.spec) {
+        (Outcome::Http(a), Spec::Http { .. }) => Some(a),
+        _ => None,
+    }
+}
+
+/// The platform path from observations (target DNS and origins), shared with other commands.
+pub fn platform_health(obs: &[Observation]) -> PlatformHealth {
+    let target = target_state(obs);
+    let origins: Vec<&Observation> = obs
+        .iter()
+        .filter(|o| o.check.role == Role::Origin && http_of(o).is_some())
+        .collect();
+    let origin_healthy = origins.iter().any(|o| http_of(o).is_some_and(http_ok));
+    let target_resolves = target.ran > 0 && target.failed.is_empty();
+    let mut evidence = Vec::new();
+    match &target.name {
+        Some(name) if target.ran > 0 => evidence.push(if target.failed.is_empty() {
+            format!(
+                "{} resolves on {}/{} resolvers",
+                excerpt(name, 100),
+                target.ran,
+                target.ran
+            )
+        } else {
+            format!(
+                "{} fails on {}/{} resolvers",
+                excerpt(name, 100),
+                target.failed.len(),
+                target.ran
+            )
+        }),
+        _ => evidence.push("the DNS target could not be checked".to_owned()),
+    }
+    for o in &origins {
+        let r = check_report(o);
+        evidence.push(format!("origin {}: {}", r.target, r.detail));
+    }
+    PlatformHealth {
+        dns_target: target.name.map(|n| excerpt(&n, 253)),
+        target_resolves,
+        origin_healthy,
+        evidence,
+    }
+}
+
+/// The verdict. Cannot fail: missing evidence makes it `inconclusive`.
+pub fn decide(obs: &[Observation]) -> Diagnosis {
+    let checks: Vec<CheckReport> = obs.iter().map(check_report).collect();
+    // Each observation beside its report: the verdict reads the first, the evidence the second.
+    let rows: Vec<(&Observation, &CheckReport)> = obs.iter().zip(&checks).collect();
+    let public = rows
+        .iter()
+        .copied()
+        .find(|(o, _)| o.check.role == Role::Public && matches!(o.check.spec, Spec::Http { .. }));
+    let public_answer = public.and_then(|(o, _)| http_of(o));
+    let origins: Vec<(&Observation, &CheckReport)> = rows
+        .iter()
+        .copied()
+        .filter(|(o, _)| o.check.role == Role::Origin)
+        .collect();
+    let origin_ok = origins
+        .iter()
+        .find(|(o, _)| http_of(o).is_some_and(http_ok));
+    let origins_ran = origins.iter().filter(|(o, _)| http_of(o).is_some()).count();
+    let target = target_state(obs);
+    let platform = platform_health(obs);
+    let mut evidence: Vec<String> = Vec::new();
+    let line = |r: &CheckReport| -> String {
+        let mark = match r.status {
+            Status::Pass => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+        };
+        match &r.resolver {
+            Some(res) => format!("{mark} {} {} @{}: {}", r.id, r.target, res, r.detail),
+            None => format!("{mark} {} {}: {}", r.id, r.target, r.detail),
+        }
+    };
+    // The most telling first: what users get (the public URL, then its DNS), the target, the
+    // origins, then the rest; within a role, in the order the checks ran.
+    let rank = |o: &Observation| {
+        let role = match o.check.role {
+            Role::Public => 0,
+            Role::Target => 2,
+            Role::Origin => 3,
+            Role::Compare => 4,
+            Role::Status => 5,
+            Role::Extra => 6,
+        };
+        let public_dns = o.check.role == Role::Public && o.check.kind() == "dns";
+        role + usize::from(public_dns)
+    };
+    let mut ordered = rows.clone();
+    ordered.sort_by_key(|(o, _)| rank(o));
+    for (o, r) in ordered {
+        let role = o.check.role;
+        let telling = r.status != Status::Pass
+            || matches!(role, Role::Origin | Role::Compare)
+            || (role == Role::Public && matches!(o.check.spec, Spec::Http { .. }))
+            || (role == Role::Target && target.failed.is_empty());
+        if telling && !evidence.iter().any(|e| e == &line(r)) {
+            evidence.push(line(r));
+        }
+    }
+
+    let origin_summary = match origin_ok.map(|(o, _)| (o, http_of(o))) {
+        Some((o, Some(a))) => format!(
+            "origin answers {} in {} ms",
+            a.status.unwrap_or_default(),
+            o.elapsed.as_millis()
+        ),
+        _ => "origin fails".to_owned(),
+    };
+    let target_name = target
+        .name
+        .as_deref()
+        .map(|n| excerpt(n, 100))
+        .unwrap_or_else(|| "the DNS target".to_owned());
+    let target_summary = if target.failed.is_empty() {
+        format!(
+            "{target_name} resolves on {}/{} resolvers",
+            target.ran, target.ran
+        )
+    } else {
+        format!(
+            "{target_name} fails on {}/{} resolvers ({})",
+            target.failed.len(),
+            target.ran,
+            target
+                .first_failure
+                .map(|e| e.as_str().to_ascii_uppercase())
+                .unwrap_or_default()
+        )
+    };
+
+    let (verdict, summary) = match (public, public_answer) {
+        (None, _) => (
+            Verdict::Inconclusive,
+            "the public URL was not checked".to_owned(),
+        ),
+        (Some((_, public_report)), None) => (
+            Verdict::Inconclusive,
+            format!(
+                "the public URL check did not finish: {}",
+                public_report.detail
+            ),
+        ),
+        (Some((p, public_report)), Some(answer)) => {
+            let facts = path_facts(answer);
+            if let Some(marker) = &facts.proxy_marker {
+                let state = if platform.healthy() {
+                    "the platform path is healthy again"
+                } else {
+                    "the platform path still fails"
+                };
+                (
+                    Verdict::ProxyActive,
+                    format!("the emergency proxy {marker} serves the public URL; {state}"),
+                )
+            } else if http_ok(answer) {
+                (
+                    Verdict::Healthy,
+                    format!(
+                        "public URL answers {} in {} ms through the normal path",
+                        answer.status.unwrap_or_default(),
+                        p.elapsed.as_millis()
+                    ),
+                )
+            } else if origin_ok.is_none() && origins_ran == origins.len() && origins_ran > 0 {
+                (
+                    Verdict::OriginDown,
+                    format!(
+                        "the direct origin fails too ({}): a proxy cannot help",
+                        origins
+                            .first()
+                            .map(|(_, r)| r.detail.clone())
+                            .unwrap_or_default()
+                    ),
+                )
+            } else if origin_ok.is_none() {
+                (
+                    Verdict::Inconclusive,
+                    "the public URL fails and the origin could not be checked".to_owned(),
+                )
+            } else if facts.edge_dns_error() && target.failed.is_empty() {
+                (
+                    Verdict::DnsTargetFailure,
+                    format!(
+                        "the edge reports an origin DNS error (Cloudflare {}); {origin_summary}",
+                        facts.edge_code.unwrap_or_default()
+                    ),
+                )
+            } else if !target.failed.is_empty() {
+                (
+                    Verdict::DnsTargetFailure,
+                    format!("{target_summary}; {origin_summary}"),
+                )
+            } else if target.ran > 0 || public_resolves(obs) {
+                (
+                    Verdict::EdgeFailure,
+                    format!(
+                        "public URL fails ({}) while {}; {origin_summary}",
+                        public_report.detail,
+                        if target.ran > 0 {
+                            target_summary.clone()
+                        } else {
+                            "the public host resolves".to_owned()
+                        }
+                    ),
+                )
+            } else {
+                (
+                    Verdict::Inconclusive,
+                    format!(
+                        "public URL fails ({}) and the DNS target is unknown; set service.dns_target",
+                        public_report.detail
+                    ),
+                )
+            }
+        }
+    };
+    let action = match verdict {
+        Verdict::Healthy => Action::None,
+        Verdict::DnsTargetFailure | Verdict::EdgeFailure => Action::DeployProxy,
+        Verdict::OriginDown | Verdict::Inconclusive => Action::Escalate,
+        Verdict::ProxyActive if platform.healthy() => Action::Rollback,
+        Verdict::ProxyActive => Action::None,
+    };
+    let scope = if verdict == Verdict::Healthy {
+        Scope::Unknown
+    } else {
+        scope_of(obs)
+    };
+    for o in obs.iter().filter(|o| o.check.role == Role::Status) {
+        if let Outcome::StatusPage(page) = &o.outcome {
+            if page.degraded {
+                let name = match &o.check.spec {
+                    Spec::StatusPage { name, .. } => name.as_str(),
+                    _ => "provider",
+                };
+                evidence.push(format!(
+                    "note {name} reports trouble: {}",
+                    excerpt(&page.detail, 100)
+                ));
+            }
+        }
+    }
+    let next = next_steps(verdict, action);
+    Diagnosis {
+        verdict,
+        action,
+        scope,
+        summary: excerpt(&summary, 400),
+        evidence,
+        next,
+        checks,
+    }
+}
+
+fn public_resolves(obs: &[Observation]) -> bool {
+    obs.iter().any(|o| {
+        o.check.role == Role::Public && matches!(&o.outcome, Outcome::Dns(a) if !a.addrs.is_empty())
+    })
+}
+
+/// `region` when another environment is healthy while this one fails, `global` when all fail.
+fn scope_of(obs: &[Observation]) -> Scope {
+    let mut envs: Vec<(String, bool, bool)> = Vec::new(); // name, all ran, all ok
+    for o in obs.iter().filter(|o| o.check.role == Role::Compare) {
+        let Some(env) = &o.check.env else { continue };
+        let (ran, ok) = match http_of(o) {
+            Some(a) => (true, http_ok(a)),
+            None => (false, false),
+        };
+        match envs.iter_mut().find(|(n, _, _)| n == &env.name) {
+            Some(e) => {
+                e.1 &= ran;
+                e.2 &= ok;
+            }
+            None => envs.push((env.name.clone(), ran, ok)),
+        }
+    }
+    if envs.iter().any(|(_, ran, ok)| *ran && *ok) {
+        Scope::Region
+    } else if !envs.is_empty() && envs.iter().all(|(_, ran, _)| *ran) {
+        Scope::Global
+    } else {
+        Scope::Unknown
+    }
+}
+
+fn next_steps(verdict: Verdict, action: Action) -> Vec<String> {
+    let v = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect();
+    match (verdict, action) {
+        (_, Action::DeployProxy) => v(&["failover deploy-proxy --dry-run", "failover deploy-proxy"]),
+        (_, Action::Rollback) => v(&["failover rollback --dry-run", "failover rollback"]),
+        (Verdict::OriginDown, _) => v(&[
+            "escalate to the platform: the app itself fails (check its logs and the provider status page)",
+        ]),
+        (Verdict::ProxyActive, _) => v(&["failover status"]),
+        (Verdict::Inconclusive, _) => v(&["failover diagnose -v", "escalate: the evidence does not decide"]),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::ResolverSpec;
+    use crate::probe::dns::DnsFailure;
+    use crate::probe::http::HttpFailure;
+    use crate::probe::status_page::PageAnswer;
+    use crate::probe::CompareEnv;
+
+    const TARGET: &str = "haiku-word-123.herokudns.com";
+    const RESOLVERS: [&str; 4] = ["1.1.1.1:53", "8.8.8.8:53", "9.9.9.9:53", "10.0.0.2:53"];
+
+    fn obs(role: Role, spec: Spec, outcome: Outcome, env: Option<&str>) -> Observation {
+        Observation {
+            check: Check {
+                id: format!("{role:?}").to_lowercase(),
+                role,
+                spec,
+                env: env.map(|n| CompareEnv {
+                    name: n.to_owned(),
+                    region: Some("eu".to_owned()),
+                }),
+            },
+            outcome,
+            elapsed: Duration::from_millis(84),
+        }
+    }
+
+    fn resolver(r: &str) -> ResolverSpec {
+        ResolverSpec::Addr(r.parse().unwrap())
+    }
+
+    /// The target on resolver `i`: `None` resolves, `Some(f)` fails with `f`.
+    fn target(i: usize, failure: Option<DnsFailure>) -> Observation {
+        let answer = DnsAnswer {
+            name: TARGET.to_owned(),
+            resolver: RESOLVERS[i].to_owned(),
+            chain: vec![],
+            addrs: if failure.is_none() {
+                vec!["192.0.2.1".parse::<IpAddr>().unwrap()]
+            } else {
+                vec![]
+            },
+            failure: failure.map(|f| (f, "x".to_owned())),
+        };
+        obs(
+            Role::Target,
+            Spec::DnsAddrs {
+                name: TARGET.to_owned(),
+                resolver: resolver(RESOLVERS[i]),
+            },
+            Outcome::Dns(answer),
+            None,
+        )
+    }
+
+    fn targets(fails: usize, failure: DnsFailure) -> Vec<Observation> {
+        (0..4)
+            .map(|i| target(i, (i < fails).then_some(failure)))
+            .collect()
+    }
+
+    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> HttpAnswer {
+        HttpAnswer {
+            url: "https://x/".to_owned(),
+            status: Some(status),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.to_owned(),
+            failure: None,
+        }
+    }
+
+    fn failed(kind: HttpFailure) -> HttpAnswer {
+        HttpAnswer {
+            url: "https://x/".to_owned(),
+            failure: Some((kind, "boom".to_owned())),
+            ..HttpAnswer::default()
+        }
+    }
+
+    fn http(role: Role, a: HttpAnswer) -> Observation {
+        obs(
+            role,
+            Spec::Http {
+                url: "https://x/".parse().unwrap(),
+            },
+            Outcome::Http(a),
+            None,
+        )
+    }
+
+    fn compare(ok: bool) -> Observation {
+        let a = if ok {
+            answer(200, &[], "ok")
+        } else {
+            failed(HttpFailure::Timeout)
+        };
+        obs(
+            Role::Compare,
+            Spec::Http {
+                url: "https://eu/".parse().unwrap(),
+            },
+            Outcome::Http(a),
+            Some("staging-eu"),
+        )
+    }
+
+    fn not_run(role: Role) -> Observation {
+        obs(
+            role,
+            Spec::Http {
+                url: "https://x/".parse().unwrap(),
+            },
+            Outcome::NotRun {
+                reason: "deadline".to_owned(),
+            },
+            None,
+        )
+    }
+
+    fn page(degraded: bool) -> Observation {
+        obs(
+            Role::Status,
+            Spec::StatusPage {
+                name: "heroku".to_owned(),
+                url: "https://status/".parse().unwrap(),
+            },
+            Outcome::StatusPage(PageAnswer {
+                degraded,
+                detail: "Apps: red".to_owned(),
+            }),
+            None,
+        )
+    }
+
+    fn ok() -> HttpAnswer {
+        answer(
+            200,
+            &[("server", "cloudflare"), ("cf-ray", "abc-IAD")],
+            "ok",
+        )
+    }
+    fn cf(status: u16, body: &str) -> HttpAnswer {
+        answer(status, &[("server", "cloudflare"), ("cf-ray", "abc")], body)
+    }
+    fn h10() -> HttpAnswer {
+        answer(
+            503,
+            &[("server", "heroku-router"), ("via", "1.1 heroku-router")],
+            "<html><title>Application Error</title> H10 </html>",
+        )
+    }
+    fn proxied() -> HttpAnswer {
+        answer(
+            200,
+            &[("x-failover-proxy", "failover-api-example-com")],
+            "ok",
+        )
+    }
+
+    #[track_caller]
+    fn check(obs: Vec<Observation>, verdict: Verdict, action: Action, scope: Scope) {
+        let d = decide(&obs);
+        assert_eq!(
+            (d.verdict, d.action, d.scope),
+            (verdict, action, scope),
+            "summary: {}\nevidence:\n{}",
+            d.summary,
+            d.evidence.join("\n")
+        );
+        assert!(!d.summary.is_empty());
+    }
+
+    fn world(public: HttpAnswer, target: Vec<Observation>, origin: HttpAnswer) -> Vec<Observation> {
+        let mut v = vec![http(Role::Public, public)];
+        v.extend(target);
+        v.push(http(Role::Origin, origin));
+        v
+    }
+
+    fn with(
+        mut v: Vec<Observation>,
+        more: impl IntoIterator<Item = Observation>,
+    ) -> Vec<Observation> {
+        v.extend(more);
+        v
+    }
+
+    use DnsFailure::{Nxdomain, Servfail, Timeout};
+    use Verdict as V;
+
+    #[test]
+    fn healthy() {
+        check(
+            world(ok(), targets(0, Servfail), ok()),
+            V::Healthy,
+            Action::None,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn healthy_with_one_of_four_resolvers_failing() {
+        check(
+            world(ok(), targets(1, Timeout), ok()),
+            V::Healthy,
+            Action::None,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn healthy_when_public_slow_but_up() {
+        let mut v = world(ok(), targets(0, Servfail), ok());
+        v[0].elapsed = Duration::from_millis(4_900);
+        check(v, V::Healthy, Action::None, Scope::Unknown);
+    }
+
+    #[test]
+    fn october_2025_outage_region() {
+        check(
+            with(
+                world(cf(530, "error code: 1016"), targets(4, Servfail), ok()),
+                [compare(true)],
+            ),
+            V::DnsTargetFailure,
+            Action::DeployProxy,
+            Scope::Region,
+        );
+    }
+
+    #[test]
+    fn target_timeouts_with_public_timeout() {
+        check(
+            world(failed(HttpFailure::Timeout), targets(4, Timeout), ok()),
+            V::DnsTargetFailure,
+            Action::DeployProxy,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn target_nxdomain_global() {
+        check(
+            with(
+                world(cf(530, ""), targets(4, Nxdomain), ok()),
+                [compare(false)],
+            ),
+            V::DnsTargetFailure,
+            Action::DeployProxy,
+            Scope::Global,
+        );
+    }
+
+    #[test]
+    fn one_of_four_resolvers_fails_while_public_fails() {
+        check(
+            world(failed(HttpFailure::Connect), targets(1, Servfail), ok()),
+            V::DnsTargetFailure,
+            Action::DeployProxy,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn edge_reports_1016_though_target_resolves_here() {
+        check(
+            world(
+                cf(530, "<h1>Error 1016</h1> Origin DNS error"),
+                targets(0, Servfail),
+                ok(),
+            ),
+            V::DnsTargetFailure,
+            Action::DeployProxy,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn origin_503_h10_is_origin_down() {
+        check(
+            world(h10(), targets(0, Servfail), h10()),
+            V::OriginDown,
+            Action::Escalate,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn origin_down_while_target_also_fails() {
+        check(
+            world(
+                cf(530, "error code: 1016"),
+                targets(4, Servfail),
+                failed(HttpFailure::Connect),
+            ),
+            V::OriginDown,
+            Action::Escalate,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn edge_failure_tls() {
+        check(
+            world(failed(HttpFailure::Tls), targets(0, Servfail), ok()),
+            V::EdgeFailure,
+            Action::DeployProxy,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn edge_failure_502_from_edge() {
+        check(
+            with(
+                world(cf(502, "error code: 502"), targets(0, Servfail), ok()),
+                [compare(true)],
+            ),
+            V::EdgeFailure,
+            Action::DeployProxy,
+            Scope::Region,
+        );
+    }
+
+    #[test]
+    fn proxy_active_platform_healthy_again_means_rollback() {
+        check(
+            world(proxied(), targets(0, Servfail), ok()),
+            V::ProxyActive,
+            Action::Rollback,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn proxy_active_platform_still_failing_means_none() {
+        check(
+            world(proxied(), targets(4, Servfail), ok()),
+            V::ProxyActive,
+            Action::None,
+            Scope::Unknown,
+        );
+    }
+
+    #[test]
+    fn public_not_run_is_inconclusive() {
+        let v = vec![not_run(Role::Public), http(Role::Origin, ok())];
+        check(v, V::Inconclusive, Action::Escalate, Scope::Unknown);
+    }
+
+    #[test]
+    fn origin_not_run_is_inconclusive() {
+        let mut v = vec![http(Role::Public, failed(HttpFailure::Timeout))];
+        v.extend(targets(4, Timeout));
+        v.push(not_run(Role::Origin));
+        check(v, V::Inconclusive, Action::Escalate, Scope::Unknown);
+    }
+
+    #[test]
+    fn unknown_target_and_unresolvable_public_is_inconclusive() {
+        let v = vec![
+            http(Role::Public, failed(HttpFailure::Connect)),
+            http(Role::Origin, ok()),
+        ];
+        check(v, V::Inconclusive, Action::Escalate, Scope::Unknown);
+    }
+
+    #[test]
+    fn second_origin_healthy_is_enough() {
+        let v = with(
+            world(cf(530, "error code: 1016"), targets(4, Servfail), h10()),
+            [http(Role::Origin, ok())],
+        );
+        check(v, V::DnsTargetFailure, Action::DeployProxy, Scope::Unknown);
+    }
+
+    #[test]
+    fn degraded_status_page_is_evidence_not_verdict() {
+        let v = with(world(ok(), targets(0, Servfail), ok()), [page(true)]);
+        check(v.clone(), V::Healthy, Action::None, Scope::Unknown);
+        assert!(decide(&v)
+            .evidence
+            .iter()
+            .any(|e| e.contains("heroku reports trouble")));
+    }
+
+    #[test]
+    fn unreachable_resolver_says_nothing_about_the_target() {
+        let mut v = world(failed(HttpFailure::Tls), targets(0, Servfail), ok());
+        v.push(target(3, Some(DnsFailure::Connect)));
+        check(v, V::EdgeFailure, Action::DeployProxy, Scope::Unknown);
+    }
+
+    #[test]
+    fn failing_extra_check_is_evidence_only() {
+        let v = with(
+            world(ok(), targets(0, Servfail), ok()),
+            [http(Role::Extra, h10())],
+        );
+        check(v.clone(), V::Healthy, Action::None, Scope::Unknown);
+        assert!(decide(&v)
+            .evidence
+            .iter()
+            .any(|e| e.starts_with("FAIL extra")));
+    }
+
+    #[track_caller]
+    fn facts(a: HttpAnswer, edge: Option<u32>, heroku: Option<&str>, marker: bool) {
+        let f = path_facts(&a);
+        assert_eq!(
+            (
+                f.edge_code,
+                f.heroku_error.as_deref(),
+                f.proxy_marker.is_some()
+            ),
+            (edge, heroku, marker)
+        );
+    }
+
+    #[test]
+    fn path_facts_table() {
+        facts(cf(530, "error code: 1016"), Some(1016), None, false);
+        facts(cf(530, ""), Some(530), None, false);
+        facts(cf(502, "<span>Error 502</span>"), Some(502), None, false);
+        facts(answer(530, &[], "plain"), None, None, false);
+        facts(h10(), None, Some("H10"), false);
+        facts(
+            answer(503, &[("via", "1.1 vegur")], "Application error"),
+            None,
+            Some("application error"),
+            false,
+        );
+        facts(
+            answer(200, &[("via", "1.1 vegur")], "HELLO H10X"),
+            None,
+            None,
+            false,
+        );
+        facts(proxied(), None, None, true);
+    }
+
+    #[test]
+    fn hostile_body_is_sanitized_in_detail() {
+        let d = decide(&world(
+            answer(500, &[], "\x1b[2Jgotcha\r"),
+            targets(0, Servfail),
+            ok(),
+        ));
+        assert!(d
+            .checks
+            .iter()
+            .all(|c| !c.detail.contains('\x1b') && !c.detail.contains('\r')));
+    }
+
+    #[test]
+    fn platform_health_table() {
+        let h = platform_health(&world(ok(), targets(4, Servfail), ok()));
+        assert!(!h.target_resolves && h.origin_healthy && !h.healthy());
+        let h = platform_health(&world(ok(), targets(0, Servfail), ok()));
+        assert!(h.healthy());
+        assert_eq!(h.dns_target.as_deref(), Some(TARGET));
+        let h = platform_health(&world(ok(), targets(0, Servfail), h10()));
+        assert!(!h.healthy());
+    }
+}

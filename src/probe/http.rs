@@ -1,0 +1,244 @@
+//! The only user of reqwest for probes: one GET through our own resolvers and `--resolve` pins,
+//! answered as a plain [`HttpAnswer`] (status, headers, the start of the body, or why it failed).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use url::Url;
+
+use crate::config::Pin;
+use crate::probe::dns::DnsClient;
+
+/// How much of a body is kept: enough for any error page's code, little enough to never matter.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Why an HTTP probe got no response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpFailure {
+    Connect,
+    Tls,
+    Timeout,
+    Protocol,
+}
+
+impl HttpFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpFailure::Connect => "connect",
+            HttpFailure::Tls => "tls",
+            HttpFailure::Timeout => "timeout",
+            HttpFailure::Protocol => "protocol",
+        }
+    }
+}
+
+/// What one GET saw. Remote text (headers, body) is raw here; printers sanitize it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct HttpAnswer {
+    pub url: String,
+    pub status: Option<u16>,
+    /// Response headers, names lowercase, in order.
+    pub headers: Vec<(String, String)>,
+    /// The first [`BODY_LIMIT`] bytes of the body, lossily decoded.
+    pub body: String,
+    pub failure: Option<(HttpFailure, String)>,
+}
+
+impl HttpAnswer {
+    /// The first value of a header (name in lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Everything an HTTP probe needs: our resolvers, the pins, the per-request timeout.
+#[derive(Clone)]
+pub struct HttpProber {
+    pub dns: Arc<DnsClient>,
+    pub pins: Vec<Pin>,
+    pub timeout: Duration,
+}
+
+impl HttpProber {
+    /// GET `url` without following redirects (the first hop is what tells the path).
+    pub async fn get(&self, url: &Url) -> HttpAnswer {
+        self.get_up_to(url, BODY_LIMIT).await
+    }
+
+    /// GET keeping up to `limit` bytes of the body (a status page summary is larger than any
+    /// error page).
+    pub async fn get_up_to(&self, url: &Url, limit: usize) -> HttpAnswer {
+        let mut answer = HttpAnswer {
+            url: url.to_string(),
+            ..HttpAnswer::default()
+        };
+        let client = match self.client(url) {
+            Ok(c) => c,
+            Err(e) => {
+                answer.failure = Some((HttpFailure::Protocol, chain(&e)));
+                return answer;
+            }
+        };
+        let response = match client.get(url.clone()).send().await {
+            Ok(r) => r,
+            Err(e) => {
+                answer.failure = Some(classify(&e));
+                return answer;
+            }
+        };
+        answer.status = Some(response.status().as_u16());
+        answer.headers = response
+            .headers()
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        let mut response = response;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = limit - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                    if body.len() >= limit {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                // A body cut short still leaves a status and headers worth reporting.
+                Err(_) => break,
+            }
+        }
+        answer.body = String::from_utf8_lossy(&body).into_owned();
+        answer
+    }
+
+    fn client(&self, url: &Url) -> reqwest::Result<reqwest::Client> {
+        let mut builder = reqwest::Client::builder()
+            .dns_resolver(Arc::new(ProbeResolver(self.dns.clone())))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(self.timeout)
+            .no_proxy()
+            .user_agent(concat!("failover/", env!("CARGO_PKG_VERSION")));
+        if let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) {
+            let pinned: Vec<SocketAddr> = pins_for(&self.pins, host, port)
+                .map(|ip| SocketAddr::new(ip, port))
+                .collect();
+            if !pinned.is_empty() {
+                builder = builder.resolve_to_addrs(host, &pinned);
+            }
+        }
+        builder.build()
+    }
+
+    /// Addresses for `host:port`: the pins when there are any, else our resolvers.
+    pub async fn addrs(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            return Ok(vec![ip]);
+        }
+        let pinned: Vec<IpAddr> = pins_for(&self.pins, host, port).collect();
+        if !pinned.is_empty() {
+            return Ok(pinned);
+        }
+        self.dns.lookup_any(host).await
+    }
+}
+
+/// The pinned addresses for `host:port`, as curl's `--resolve` applies them.
+pub fn pins_for<'a>(
+    pins: &'a [Pin],
+    host: &'a str,
+    port: u16,
+) -> impl Iterator<Item = IpAddr> + 'a {
+    pins.iter()
+        .filter(move |p| p.port == port && p.host.eq_ignore_ascii_case(host))
+        .map(|p| p.addr)
+}
+
+/// reqwest's resolver, answered by our hickory resolvers so that `--resolver` redirects HTTP too.
+struct ProbeResolver(Arc<DnsClient>);
+
+impl reqwest::dns::Resolve for ProbeResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let dns = self.0.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let ips = dns
+                .lookup_any(&host)
+                .await
+                .map_err(|m| -> Box<dyn std::error::Error + Send + Sync> { m.into() })?;
+            let addrs: reqwest::dns::Addrs =
+                Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
+    }
+}
+
+/// The error chain in one line, without the wrappers that only repeat the URL or say
+/// "client error", so the cause a person acts on comes first.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        let s = c.to_string();
+        let wrapper = s.starts_with("error sending request") || s.starts_with("client error (");
+        if !wrapper && !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = c.source();
+    }
+    if parts.is_empty() {
+        parts.push(e.to_string());
+    }
+    parts.join(": ")
+}
+
+/// Whether a rustls error sits anywhere in the chain. io::Errors hide their inner error from
+/// `source()` and nest (tokio-rustls wraps the rustls error, the connector wraps that), so they
+/// are opened by hand.
+pub(crate) fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if c.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        let mut io = c.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(|e| e.get_ref()) {
+            if inner.downcast_ref::<rustls::Error>().is_some() {
+                return true;
+            }
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        cur = c.source();
+    }
+    false
+}
+
+fn classify(e: &reqwest::Error) -> (HttpFailure, String) {
+    let detail = chain(e);
+    let lower = detail.to_ascii_lowercase();
+    let kind = if e.is_timeout() {
+        HttpFailure::Timeout
+    } else if is_tls(e)
+        || ["certificate", "tls handshake"]
+            .iter()
+            .any(|w| lower.contains(w))
+    {
+        HttpFailure::Tls
+    } else if e.is_connect() {
+        HttpFailure::Connect
+    } else {
+        HttpFailure::Protocol
+    };
+    (kind, detail)
+}

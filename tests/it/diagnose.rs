@@ -1,0 +1,549 @@
+//! `failover diagnose` against a whole world on loopback: the sandbox DNS authority (public host
+//! CNAME -> platform DNS target), a fake Cloudflare edge for the public URL, the direct origin,
+//! an EU compare environment and a Heroku status page, all on 127.0.0.1:0.
+
+use std::net::IpAddr;
+
+use failover::sandbox::dns::{Behaviour, DnsServer};
+use failover::sandbox::http::{Answer, HttpServer};
+use serde_json::Value;
+
+use crate::support::{failover, run, Run, Scratch};
+
+const PUBLIC: &str = "api.example.test";
+const TARGET: &str = "haiku-word-123.herokudns.test";
+const ORIGIN: &str = "myapp-abc123.herokuapp.test";
+const COMPARE: &str = "staging-api.example.test";
+
+struct World {
+    rt: tokio::runtime::Runtime,
+    dns: DnsServer,
+    edge: HttpServer,
+    origin: HttpServer,
+    compare: HttpServer,
+    status: HttpServer,
+    dir: Scratch,
+}
+
+impl World {
+    /// The healthy world: everything answers through the normal path.
+    fn new() -> Self {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let (dns, edge, origin, compare, status) = rt.block_on(async {
+            let dns = DnsServer::start().await.expect("dns");
+            let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+            dns.set_cname(PUBLIC, TARGET).unwrap();
+            dns.set_addrs(TARGET, &[loopback]);
+            dns.set_addrs(ORIGIN, &[loopback]);
+            dns.set_addrs(COMPARE, &[loopback]);
+            (
+                dns,
+                HttpServer::start(Answer::cloudflare_ok())
+                    .await
+                    .expect("edge"),
+                HttpServer::start(Answer::ok()).await.expect("origin"),
+                HttpServer::start(Answer::cloudflare_ok())
+                    .await
+                    .expect("compare"),
+                HttpServer::start(Answer::heroku_status("green"))
+                    .await
+                    .expect("status"),
+            )
+        });
+        let dir = Scratch::new();
+        dir.write(
+            "failover.toml",
+            &format!(
+                r#"[service]
+public_url = "http://{PUBLIC}:{edge}"
+origin = "http://{ORIGIN}:{origin}"
+health_path = "/health"
+
+[dns]
+timeout_ms = 2000
+
+[probe]
+timeout_ms = 5000
+deadline_ms = 10000
+
+[[compare]]
+name = "staging-eu"
+public_url = "http://{COMPARE}:{compare}"
+region = "eu"
+
+[status_pages]
+heroku = "http://127.0.0.1:{status}/api/v4/current-status"
+"#,
+                edge = edge.port(),
+                origin = origin.port(),
+                compare = compare.port(),
+                status = status.port(),
+            ),
+        );
+        World {
+            rt,
+            dns,
+            edge,
+            origin,
+            compare,
+            status,
+            dir,
+        }
+    }
+
+    /// The October 2025 outage: the DNS target fails, the edge reports 1016, the app runs.
+    fn outage(self, how: Behaviour) -> Self {
+        self.dns.set_behaviour(TARGET, how);
+        self.edge.set(Answer::cloudflare_1016());
+        self.status.set(Answer::heroku_status("red"));
+        self
+    }
+
+    fn resolver(&self) -> String {
+        self.dns.addr().to_string()
+    }
+
+    /// Runs diagnose with the sandbox as the only resolver and the public host pinned to the
+    /// edge (as a proxied Cloudflare host resolves to the edge whatever its CNAME does).
+    fn diagnose(&self, extra: &[&str]) -> Run {
+        let resolver = self.resolver();
+        let pin = format!("{PUBLIC}:{}:127.0.0.1", self.edge.port());
+        let mut args = vec!["diagnose", "--resolver", &resolver, "--resolve", &pin];
+        args.extend_from_slice(extra);
+        run(failover(self.dir.path()).args(&args))
+    }
+}
+
+fn checks<'a>(doc: &'a Value, id: &str) -> Vec<&'a Value> {
+    doc["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["id"] == id)
+        .collect()
+}
+
+#[track_caller]
+fn verdict(out: &Run, verdict: &str, action: &str, scope: &str, code: i32) -> Value {
+    let doc = out.json();
+    assert_eq!(
+        (
+            doc["verdict"].as_str(),
+            doc["action"].as_str(),
+            doc["scope"].as_str(),
+            out.code
+        ),
+        (Some(verdict), Some(action), Some(scope), code),
+        "document:\n{doc:#}\nstderr:\n{}",
+        out.stderr
+    );
+    assert_eq!(doc["schema"], "failover.diagnosis/v1");
+    // Exactly the document of CONTRACT.md: these keys, no others.
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        keys(&doc),
+        [
+            "action",
+            "checks",
+            "elapsed_ms",
+            "schema",
+            "scope",
+            "started_at",
+            "summary",
+            "verdict"
+        ]
+    );
+    for check in doc["checks"].as_array().unwrap() {
+        assert_eq!(
+            keys(check),
+            [
+                "detail",
+                "elapsed_ms",
+                "error",
+                "id",
+                "kind",
+                "resolver",
+                "status",
+                "target"
+            ]
+        );
+        let status = check["status"].as_str().unwrap();
+        assert!(
+            ["pass", "fail", "warn", "skip"].contains(&status),
+            "{check}"
+        );
+        assert_eq!(status == "fail", !check["error"].is_null(), "{check}");
+    }
+    assert!(doc["started_at"].as_str().is_some_and(|s| s.ends_with('Z')));
+    assert!(doc["elapsed_ms"].is_u64());
+    doc
+}
+
+#[test]
+fn october_2025_outage_servfail() {
+    let world = World::new().outage(Behaviour::Servfail);
+    let out = world.diagnose(&["--json"]);
+    let doc = verdict(&out, "dns_target_failure", "deploy-proxy", "region", 3);
+    let target = checks(&doc, "dns.target");
+    assert_eq!(target.len(), 1, "{doc:#}");
+    assert_eq!(target[0]["status"], "fail");
+    assert_eq!(target[0]["error"], "servfail");
+    assert_eq!(target[0]["target"], TARGET);
+    assert_eq!(target[0]["resolver"], world.resolver());
+    let public = checks(&doc, "http.public");
+    assert_eq!(public[0]["error"], "edge_error", "{doc:#}");
+    assert_eq!(checks(&doc, "http.origin")[0]["status"], "pass");
+    assert_eq!(checks(&doc, "status.heroku")[0]["status"], "warn");
+    // The chain was walked on our resolver and the origin was reached through it.
+    let chain = &checks(&doc, "dns.public")[0]["detail"];
+    assert!(chain.as_str().unwrap().contains(TARGET), "{chain}");
+    assert!(world.dns.queries() > 0 && world.origin.hits() > 0 && world.compare.hits() > 0);
+    // The run is journaled: started, each check, the verdict.
+    let journal =
+        std::fs::read_to_string(world.dir.path().join(".failover/journal.jsonl")).expect("journal");
+    for event in ["\"started\"", "\"check\"", "\"verdict\""] {
+        assert!(journal.contains(event), "journal lacks {event}:\n{journal}");
+    }
+}
+
+#[test]
+fn october_2025_outage_blackholed_target_human_report() {
+    let world = World::new().outage(Behaviour::Blackhole);
+    let out = world.diagnose(&[]);
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    let first = out.stdout.lines().next().unwrap_or_default();
+    assert!(first.starts_with("DNS TARGET FAILURE"), "{}", out.stdout);
+    assert!(out.stdout.contains("scope: region"), "{}", out.stdout);
+    assert!(out.stdout.contains("(TIMEOUT)"), "{}", out.stdout);
+    let dry = out
+        .stdout
+        .find("failover deploy-proxy --dry-run")
+        .expect("next step");
+    assert!(
+        out.stdout[dry..].contains("\n  failover deploy-proxy "),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn healthy_exits_0() {
+    let world = World::new();
+    let out = world.diagnose(&["--json"]);
+    let doc = verdict(&out, "healthy", "none", "unknown", 0);
+    assert!(
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["status"] == "pass"),
+        "{doc:#}"
+    );
+    let human = world.diagnose(&[]);
+    assert!(human.stdout.starts_with("HEALTHY"), "{}", human.stdout);
+    assert_eq!(human.code, 0);
+}
+
+#[test]
+fn origin_down_h10_escalates() {
+    let world = World::new().outage(Behaviour::Servfail);
+    world.origin.set(Answer::heroku_h10());
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "origin_down",
+        "escalate",
+        "region",
+        3,
+    );
+    let origin = checks(&doc, "http.origin");
+    assert_eq!(origin[0]["error"], "http_status");
+    assert!(
+        origin[0]["detail"].as_str().unwrap().contains("H10"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn edge_failure_while_platform_path_healthy() {
+    let world = World::new();
+    world.edge.set(
+        Answer::new(502, "<title>Error 502</title> Bad gateway")
+            .header("server", "cloudflare")
+            .header("cf-ray", "1"),
+    );
+    world
+        .compare
+        .set(Answer::new(502, "error code: 502").header("server", "cloudflare"));
+    verdict(
+        &world.diagnose(&["--json"]),
+        "edge_failure",
+        "deploy-proxy",
+        "global",
+        3,
+    );
+}
+
+#[test]
+fn edge_1016_while_target_resolves_here() {
+    let world = World::new();
+    world.edge.set(Answer::cloudflare_1016());
+    verdict(
+        &world.diagnose(&["--json"]),
+        "dns_target_failure",
+        "deploy-proxy",
+        "region",
+        3,
+    );
+}
+
+#[test]
+fn proxy_active_and_platform_healed_means_rollback() {
+    let world = World::new();
+    world.edge.set(Answer::proxied("failover-api-example-test"));
+    let out = world.diagnose(&[]);
+    assert_eq!(out.code, 3, "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with("PROXY ACTIVE  action: rollback"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("failover rollback --dry-run"),
+        "{}",
+        out.stdout
+    );
+    // While the target still fails, the proxy stays.
+    world.dns.set_behaviour(TARGET, Behaviour::Nxdomain);
+    verdict(
+        &world.diagnose(&["--json"]),
+        "proxy_active",
+        "none",
+        "region",
+        3,
+    );
+    // Heal it and the verdict follows.
+    world.dns.set_behaviour(TARGET, Behaviour::Answer);
+    world.edge.set(Answer::cloudflare_ok());
+    verdict(
+        &world.diagnose(&["--json"]),
+        "healthy",
+        "none",
+        "unknown",
+        0,
+    );
+}
+
+#[test]
+fn every_resolver_blackholed_ends_at_the_deadline() {
+    let world = World::new();
+    let (a, b) = world.rt.block_on(async {
+        (
+            DnsServer::responder(Behaviour::Blackhole).await.unwrap(),
+            DnsServer::responder(Behaviour::Blackhole).await.unwrap(),
+        )
+    });
+    let (a, b) = (a.addr().to_string(), b.addr().to_string());
+    let out = run(failover(world.dir.path()).args([
+        "diagnose",
+        "--json",
+        "--resolver",
+        &a,
+        "--resolver",
+        &b,
+    ]));
+    let doc = out.json();
+    assert_eq!(out.code, 3, "{doc:#}");
+    let public = checks(&doc, "dns.public");
+    assert_eq!(public.len(), 2);
+    assert!(public.iter().all(|c| c["error"] == "timeout"), "{doc:#}");
+    // No address for any host: the HTTP probes fail to connect, nothing hangs.
+    assert_eq!(
+        checks(&doc, "http.origin")[0]["error"],
+        "connect",
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn refused_and_servfail_responders_are_classified() {
+    let world = World::new();
+    let (refused, servfail) = world.rt.block_on(async {
+        (
+            DnsServer::responder(Behaviour::Refused).await.unwrap(),
+            DnsServer::responder(Behaviour::Servfail).await.unwrap(),
+        )
+    });
+    let (r, s, good) = (
+        refused.addr().to_string(),
+        servfail.addr().to_string(),
+        world.resolver(),
+    );
+    let pin = format!("{PUBLIC}:{}:127.0.0.1", world.edge.port());
+    let out = run(failover(world.dir.path()).args([
+        "diagnose",
+        "--json",
+        "--resolver",
+        &good,
+        "--resolver",
+        &r,
+        "--resolver",
+        &s,
+        "--resolve",
+        &pin,
+    ]));
+    let doc = out.json();
+    let errors: Vec<&str> = checks(&doc, "dns.target")
+        .iter()
+        .map(|c| c["error"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(errors, ["none", "refused", "servfail"], "{doc:#}");
+    // The public URL still answers: 2 of 3 resolvers failing is evidence, not an outage.
+    assert_eq!(doc["verdict"], "healthy", "{doc:#}");
+    assert!(refused.queries() > 0 && servfail.queries() > 0);
+}
+
+#[test]
+fn hostile_remote_text_never_reaches_the_terminal_raw() {
+    let world = World::new();
+    // C0 controls in the body, a C1 CSI (legal obs-text in a header) in the proxy marker, and
+    // escapes in a status page's description: all remote text the report shows.
+    world.edge.set(
+        Answer::new(500, "\x1b[2J\x1b]0;pwned\x07 boom\r\x08")
+            .header("server", "cloudflare")
+            .header("x-failover-proxy", "\u{9b}31mred"),
+    );
+    world.status.set(Answer::new(
+        200,
+        r#"{"status":{"indicator":"major","description":"\u001b[2Jdown\u0007"}}"#,
+    ));
+    for args in [&[][..], &["-v"][..], &["--json"][..]] {
+        let out = world.diagnose(args);
+        let all = format!("{}{}", out.stdout, out.stderr);
+        assert!(all.contains("red") && all.contains("down"), "{all}");
+        assert!(
+            !all.chars().any(|c| c.is_control() && c != '\n'),
+            "raw control character in {args:?}:\n{all:?}"
+        );
+    }
+}
+
+#[test]
+fn websocket_upgrade_probe() {
+    let world = World::new();
+    let config = world.dir.path().join("failover.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "health_path = \"/health\"",
+            "health_path = \"/health\"\nwebsocket_path = \"/cable\"",
+        ),
+    )
+    .unwrap();
+    world.edge.set(Answer::cloudflare_ok().with_websocket());
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "healthy",
+        "none",
+        "unknown",
+        0,
+    );
+    let ws = checks(&doc, "ws.public");
+    assert_eq!(
+        (ws[0]["status"].as_str(), ws[0]["kind"].as_str()),
+        (Some("pass"), Some("websocket")),
+        "{doc:#}"
+    );
+    assert!(ws[0]["target"].as_str().unwrap().ends_with("/cable"));
+    // An edge that answers the upgrade with a plain 200 fails the probe, not the verdict.
+    world.edge.set(Answer::cloudflare_ok());
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "healthy",
+        "none",
+        "unknown",
+        0,
+    );
+    let ws = checks(&doc, "ws.public");
+    assert_eq!(
+        (ws[0]["status"].as_str(), ws[0]["error"].as_str()),
+        (Some("fail"), Some("http_status")),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn tls_failure_at_the_edge_is_edge_failure() {
+    let world = World::new();
+    // The edge speaks plain HTTP where users expect TLS: the handshake fails.
+    let config = world.dir.path().join("failover.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace("public_url = \"http://api", "public_url = \"https://api"),
+    )
+    .unwrap();
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "edge_failure",
+        "deploy-proxy",
+        "region",
+        3,
+    );
+    assert_eq!(checks(&doc, "http.public")[0]["error"], "tls", "{doc:#}");
+}
+
+#[test]
+fn multi_hop_chain_names_the_first_hop_as_target() {
+    let world = World::new();
+    let elb = "edge-lb-1.platform-lb.test";
+    world.dns.set_cname(TARGET, elb).unwrap();
+    world.dns.set_addrs(elb, &["127.0.0.1".parse().unwrap()]);
+    world.dns.set_behaviour(elb, Behaviour::Servfail);
+    world.edge.set(Answer::cloudflare_1016());
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "dns_target_failure",
+        "deploy-proxy",
+        "region",
+        3,
+    );
+    let chain = checks(&doc, "dns.public")[0]["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(chain.contains(&format!("{TARGET} -> {elb}")), "{chain}");
+    let target = checks(&doc, "dns.target");
+    assert_eq!(
+        (target[0]["target"].as_str(), target[0]["error"].as_str()),
+        (Some(TARGET), Some("servfail")),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn deadline_cuts_off_unfinished_checks() {
+    let world = World::new();
+    let config = world.dir.path().join("failover.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    // DNS may take 30 s per query, but the whole diagnosis only 1 s.
+    let text = text
+        .replace("timeout_ms = 2000", "timeout_ms = 30000")
+        .replace("deadline_ms = 10000", "deadline_ms = 1000");
+    std::fs::write(&config, text).unwrap();
+    let hole = world
+        .rt
+        .block_on(DnsServer::responder(Behaviour::Blackhole))
+        .unwrap();
+    let hole = hole.addr().to_string();
+    let out = run(failover(world.dir.path()).args(["diagnose", "--json", "--resolver", &hole]));
+    let doc = verdict(&out, "inconclusive", "escalate", "unknown", 3);
+    for id in ["dns.public", "http.public", "http.origin"] {
+        let c = checks(&doc, id);
+        assert_eq!(c[0]["status"], "skip", "{doc:#}");
+        assert!(
+            c[0]["detail"].as_str().unwrap().contains("deadline"),
+            "{doc:#}"
+        );
+    }
+}
