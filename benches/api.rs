@@ -12,6 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use failover::sandbox::cloudflare::CloudflareSandbox;
+use failover::sandbox::dns::DnsServer;
 
 const TOKEN: &str = "bench-token";
 const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
@@ -59,13 +60,16 @@ fn main() {
             axum::Router::new().fallback(edge).with_state(cf.clone()),
         ));
         let origin_port = rt.block_on(serve(axum::Router::new().fallback(|| async { "ok" })));
+        let dns = rt.block_on(DnsServer::start()).unwrap();
+        dns.set_addrs("target.platform.test", &["127.0.0.1".parse().unwrap()]);
         let zone = cf.add_zone("example.com", "pro");
         cf.add_dns_record(&zone, "CNAME", HOST, "target.platform.test", proxied);
         let config = dir.path().join(format!("failover-{proxied}.toml"));
         std::fs::write(
             &config,
             format!(
-                "[service]\npublic_url = \"http://{HOST}:{edge_port}\"\norigin = \"http://127.0.0.1:{origin_port}\"\ndns_target = \"target.platform.test\"\n[cloudflare]\naccount_id = \"{ACCOUNT}\"\n"
+                "[service]\npublic_url = \"http://{HOST}:{edge_port}\"\norigin = \"http://127.0.0.1:{origin_port}\"\ndns_target = \"target.platform.test\"\n[dns]\nresolvers = [\"{}\"]\n[cloudflare]\naccount_id = \"{ACCOUNT}\"\n",
+                dns.addr()
             ),
         )
         .unwrap();
@@ -83,8 +87,6 @@ fn main() {
                 .args(args)
                 .arg("--resolve")
                 .arg(format!("{HOST}:{edge_port}:127.0.0.1"))
-                .arg("--resolve")
-                .arg("target.platform.test:443:127.0.0.1")
                 .stdin(Stdio::null())
                 .output()
                 .unwrap();

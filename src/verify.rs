@@ -1,12 +1,11 @@
 //! Checks through the network that a deploy or rollback did what it meant to: does the public
 //! URL answer with our marker, does a WebSocket upgrade work, is the platform path healthy.
-//! Honours `--resolve` pins so the checks can be pointed at a test edge.
+//! HTTP and DNS go through the probes (our resolvers and `--resolve` pins).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Serialize;
-use url::Url;
 
 use crate::config::Settings;
 
@@ -25,46 +24,23 @@ pub struct MarkerCheck {
     pub error: Option<String>,
 }
 
-fn client(settings: &Settings) -> reqwest::Result<reqwest::Client> {
-    let mut b = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(settings.probe.timeout)
-        .user_agent(concat!("failover/", env!("CARGO_PKG_VERSION")));
-    for pin in &settings.probe.pins {
-        b = b.resolve(&pin.host, SocketAddr::new(pin.addr, pin.port));
-    }
-    b.build()
-}
-
-/// One GET of the public URL at the health path.
+/// One GET of the public URL at the health path, through our resolvers and `--resolve` pins.
 pub async fn public_marker(settings: &Settings) -> MarkerCheck {
     let url = settings
         .service
         .public_url
         .join(&settings.service.health_path)
         .unwrap_or_else(|_| settings.service.public_url.clone());
-    let mut check = MarkerCheck {
+    let answer = crate::probe::get(settings, &url).await;
+    MarkerCheck {
         url: url.to_string(),
-        status: None,
-        marker: None,
-        error: None,
-    };
-    let result = match client(settings) {
-        Ok(c) => c.get(url).send().await,
-        Err(e) => Err(e),
-    };
-    match result {
-        Ok(resp) => {
-            check.status = Some(resp.status().as_u16());
-            check.marker = resp
-                .headers()
-                .get(MARKER_HEADER)
-                .and_then(|v| v.to_str().ok())
-                .map(crate::ui::sanitize);
-        }
-        Err(e) => check.error = Some(crate::ui::excerpt(&format!("{e:#}"), 200)),
+        status: answer.status,
+        marker: answer.header(MARKER_HEADER).map(crate::ui::sanitize),
+        error: answer
+            .failure
+            .as_ref()
+            .map(|(_, detail)| crate::ui::excerpt(detail, 200)),
     }
-    check
 }
 
 /// Polls the public URL until the marker is `present` (or absent), at most `attempts` times:
@@ -153,73 +129,59 @@ pub async fn websocket(settings: &Settings, path: &str) -> Result<(), String> {
         .map_err(|_| "timed out".to_owned())?
 }
 
-/// Is the platform's own path healthy: does its DNS target resolve, does the origin answer?
+/// Is the platform's own path healthy: does its DNS target resolve on our resolvers, does the
+/// origin answer its health path?
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PlatformHealth {
     pub healthy: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_target: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dns_error: Option<String>,
-    pub origin: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin_status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origin_error: Option<String>,
+    pub target_resolves: bool,
+    pub origin_healthy: bool,
+    /// One line each, for people.
+    pub evidence: Vec<String>,
 }
 
 impl PlatformHealth {
     pub fn summary(&self) -> String {
-        let dns = match (&self.dns_target, &self.dns_error) {
-            (Some(t), None) => format!("{t} resolves"),
-            (Some(t), Some(e)) => format!("{t} fails ({e})"),
-            (None, _) => "no DNS target known".to_owned(),
-        };
-        let origin = match (self.origin_status, &self.origin_error) {
-            (Some(s), _) => format!("origin answers {s}"),
-            (None, Some(e)) => format!("origin fails ({e})"),
-            (None, None) => "origin not checked".to_owned(),
-        };
-        format!("{dns}; {origin}")
+        if self.evidence.is_empty() {
+            format!(
+                "DNS target {}; origin {}",
+                if self.target_resolves {
+                    "resolves"
+                } else {
+                    "fails"
+                },
+                if self.origin_healthy {
+                    "answers"
+                } else {
+                    "fails"
+                }
+            )
+        } else {
+            self.evidence.join("; ")
+        }
     }
 }
 
-/// Checks the DNS target (when one is known) and the primary origin at the health path.
+/// The probes' platform health. `dns_target` is used when the config names none: after a
+/// deploy the public host is proxied, so its CNAME chain no longer shows the platform's target,
+/// while the record Cloudflare holds still does.
 pub async fn platform_health(settings: &Settings, dns_target: Option<&str>) -> PlatformHealth {
-    let target = dns_target
-        .map(str::to_owned)
-        .or_else(|| settings.service.dns_target.clone());
-    let origin: Url = settings.service.origins[0]
-        .join(&settings.service.health_path)
-        .unwrap_or_else(|_| settings.service.origins[0].clone());
-    let dns = async {
-        match &target {
-            Some(t) => resolve(settings, t, 443).await.err(),
-            None => None,
-        }
-    };
-    let http = async {
-        match client(settings) {
-            Ok(c) => c
-                .get(origin.clone())
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .map_err(|e| crate::ui::excerpt(&format!("{e:#}"), 200)),
-            Err(e) => Err(e.to_string()),
-        }
-    };
-    let (dns_error, origin_result) = tokio::join!(dns, http);
-    let (origin_status, origin_error) = match origin_result {
-        Ok(s) => (Some(s), None),
-        Err(e) => (None, Some(e)),
-    };
+    let mut settings = settings.clone();
+    if settings.service.dns_target.is_none() {
+        settings.service.dns_target = dns_target.map(str::to_owned);
+    }
+    let h = crate::probe::platform_health(&settings).await;
     PlatformHealth {
-        healthy: dns_error.is_none() && origin_status.is_some_and(|s| s < 500),
-        dns_target: target,
-        dns_error,
-        origin: origin.to_string(),
-        origin_status,
-        origin_error,
+        healthy: h.healthy(),
+        dns_target: h.dns_target.clone(),
+        target_resolves: h.target_resolves,
+        origin_healthy: h.origin_healthy,
+        evidence: h
+            .evidence
+            .iter()
+            .map(|e| crate::ui::excerpt(e, 200))
+            .collect(),
     }
 }

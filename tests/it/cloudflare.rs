@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use failover::sandbox::cloudflare::{CloudflareSandbox, Fault, FaultKind, Permission, Snapshot};
+use failover::sandbox::dns::DnsServer;
 use serde_json::Value;
 
 use crate::support::{failover, run, Run, Scratch};
@@ -22,6 +23,8 @@ const TARGET: &str = "target.platform.test";
 struct World {
     rt: tokio::runtime::Runtime,
     cf: Arc<CloudflareSandbox>,
+    /// The platform's DNS, where its target resolves.
+    _dns: DnsServer,
     dir: Scratch,
     edge_port: u16,
     zone: String,
@@ -87,6 +90,8 @@ impl World {
                 .unwrap()
                 .port()
         };
+        let dns = rt.block_on(DnsServer::start()).unwrap();
+        dns.set_addrs(TARGET, &["127.0.0.1".parse().unwrap()]);
         let zone = cf.add_zone("example.com", "free");
         cf.add_zone("other.org", "pro");
         let record = cf.add_dns_record(&zone, "CNAME", HOST, TARGET, proxied);
@@ -98,12 +103,14 @@ impl World {
         dir.write(
             "failover.toml",
             &format!(
-                "[service]\npublic_url = \"http://{HOST}:{edge_port}\"\norigin = \"http://127.0.0.1:{origin_port}\"\ndns_target = \"{TARGET}\"\nwebsocket_path = \"/cable\"\n\n[cloudflare]\naccount_id = \"{ACCOUNT}\"\n"
+                "[service]\npublic_url = \"http://{HOST}:{edge_port}\"\norigin = \"http://127.0.0.1:{origin_port}\"\ndns_target = \"{TARGET}\"\nwebsocket_path = \"/cable\"\n\n[dns]\nresolvers = [\"{}\"]\n\n[cloudflare]\naccount_id = \"{ACCOUNT}\"\n",
+                dns.addr()
             ),
         );
         World {
             rt,
             cf,
+            _dns: dns,
             dir,
             edge_port,
             zone,
@@ -119,9 +126,7 @@ impl World {
             .env("FAILOVER_RETRY_BASE_MS", "1")
             .args(args)
             .arg("--resolve")
-            .arg(format!("{HOST}:{}:127.0.0.1", self.edge_port))
-            .arg("--resolve")
-            .arg(format!("{TARGET}:443:127.0.0.1"));
+            .arg(format!("{HOST}:{}:127.0.0.1", self.edge_port));
         cmd
     }
 
