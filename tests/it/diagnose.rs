@@ -138,33 +138,33 @@ fn verdict(out: &Run, verdict: &str, action: &str, scope: &str, code: i32) -> Va
         out.stderr
     );
     assert_eq!(doc["schema"], "failover.diagnosis/v1");
-    // Exactly the document of CONTRACT.md: these keys, no others.
+    // Exactly the document of CONTRACT.md: these keys, no others, in its order.
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(
         keys(&doc),
         [
-            "action",
-            "checks",
-            "elapsed_ms",
             "schema",
+            "verdict",
+            "action",
             "scope",
-            "started_at",
             "summary",
-            "verdict"
+            "checks",
+            "started_at",
+            "elapsed_ms"
         ]
     );
     for check in doc["checks"].as_array().unwrap() {
         assert_eq!(
             keys(check),
             [
-                "detail",
-                "elapsed_ms",
-                "error",
                 "id",
                 "kind",
+                "target",
                 "resolver",
                 "status",
-                "target"
+                "error",
+                "detail",
+                "elapsed_ms"
             ]
         );
         let status = check["status"].as_str().unwrap();
