@@ -2,6 +2,7 @@
 //! Cloudflare API and the Workers runtime on loopback, each started on 127.0.0.1:0 and stopped
 //! when its handle drops.
 
+pub mod cloudflare;
 pub mod dns;
 pub mod http;
 pub mod origin;

@@ -2,6 +2,7 @@
 //! loopback (DNS, HTTP, WebSocket, the sandbox Cloudflare API, workerd).
 
 mod cli;
+mod cloudflare;
 mod diagnose;
 mod init;
 mod runbook;
