@@ -812,7 +812,7 @@ fn print_script_uses_a_custom_template_and_rejects_undefined_names() {
         "--template",
         "bad.js",
     ]));
-    assert_ne!(out.code, 0);
+    assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stdout.is_empty(),
         "nothing on stdout on failure: {}",
@@ -839,4 +839,13 @@ fn a_broken_script_is_reported_with_the_runtime_log() {
     let msg = format!("{err:#}");
     assert!(msg.contains("workerd exited before listening"), "{msg}");
     assert!(msg.to_lowercase().contains("syntaxerror"), "{msg}");
+}
+
+#[test]
+fn print_script_without_a_config_is_a_config_error() {
+    let dir = Scratch::new();
+    let out = run(failover_cmd(dir.path()).args(["deploy-proxy", "--print-script"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(out.stderr.contains("failover.toml"), "{}", out.stderr);
 }
