@@ -248,6 +248,32 @@ mod tests {
     }
 
     #[test]
+    fn spec_from_settings() {
+        let file = crate::config::LoadedFile::parse(
+            std::path::Path::new("failover.toml"),
+            "[service]\npublic_url = \"https://API.Example.com:8443/\"\n\
+             origin = [\"https://a.herokuapp.com/\", \"http://b.example:8080/base/\"]\n"
+                .to_owned(),
+        )
+        .unwrap();
+        let settings = Settings::resolve(
+            &file,
+            &crate::config::Env::default(),
+            &crate::cli::ProbeArgs::default(),
+            &crate::cli::ApiArgs::default(),
+        )
+        .unwrap();
+        let spec = WorkerSpec::from_settings(&settings);
+        assert_eq!(spec.script_name, "failover-api-example-com");
+        assert_eq!(spec.public_url, "https://api.example.com:8443");
+        assert_eq!(
+            spec.origins,
+            ["https://a.herokuapp.com", "http://b.example:8080/base"]
+        );
+        assert_eq!(spec.marker_header, MARKER_HEADER);
+    }
+
+    #[test]
     fn strict_mode_rejects_an_unknown_variable() {
         let err = render("const X = {{ nope }};", &spec(&["https://a.example"])).unwrap_err();
         assert!(format!("{err:#}").contains("undefined"), "{err:#}");

@@ -812,7 +812,7 @@ fn print_script_uses_a_custom_template_and_rejects_undefined_names() {
         "--template",
         "bad.js",
     ]));
-    assert_ne!(out.code, 0);
+    assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stdout.is_empty(),
         "nothing on stdout on failure: {}",
@@ -839,4 +839,34 @@ fn a_broken_script_is_reported_with_the_runtime_log() {
     let msg = format!("{err:#}");
     assert!(msg.contains("workerd exited before listening"), "{msg}");
     assert!(msg.to_lowercase().contains("syntaxerror"), "{msg}");
+}
+
+#[test]
+fn print_script_without_a_config_is_a_config_error() {
+    let dir = Scratch::new();
+    let out = run(failover_cmd(dir.path()).args(["deploy-proxy", "--print-script"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(out.stderr.contains("failover.toml"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_with_a_base_path_gets_it_prefixed() {
+    let Some(bin) = workerd_binary() else {
+        return;
+    };
+    let origin = OriginHandle::start("primary").await.unwrap();
+    let s = spec(vec![format!("{}/base/", origin.url())]);
+    let runtime = start_runtime(&bin, worker::render(worker::TEMPLATE, &s).unwrap());
+    let echo: serde_json::Value = client()
+        .get(format!("{}//evil.example/x?y=1", runtime.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echo["path"], "/base//evil.example/x");
+    assert_eq!(echo["query"], "y=1");
+    assert_eq!(origin.hits(), 1);
 }
