@@ -168,6 +168,9 @@ async fn common(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Respo
             .headers()
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let mut resp = if s.failing.load(Ordering::SeqCst) {
+        // Read the request before answering, as an app does: answering mid-upload resets the
+        // connection, and the proxy would then see a reset instead of this 503.
+        let _ = axum::body::to_bytes(req.into_body(), usize::MAX).await;
         (StatusCode::SERVICE_UNAVAILABLE, "origin failing\n").into_response()
     } else if preflight && cors_origin.is_some() {
         let mut r = StatusCode::NO_CONTENT.into_response();
