@@ -17,11 +17,21 @@ use crate::state::{now_rfc3339, Journal};
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
-    let started = Instant::now();
-    let started_at = now_rfc3339();
     if args.print_script {
         return super::print_script::run(ctx, args).await;
     }
+    let (doc, exit) = execute(ctx, args).await?;
+    // Names, patterns and record contents come from the API: untrusted on a terminal.
+    ctx.printer
+        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+    Ok(exit)
+}
+
+/// Plans, confirms, applies (journaled) and verifies; returns the document unprinted, with the
+/// exit code it stands for (the drill prints it its own way).
+pub async fn execute(ctx: &Ctx, args: &DeployArgs) -> Result<(Deployment, Exit)> {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
     let settings = ctx.settings(&args.probe, &args.api)?;
     let session = preflight::session(&settings)?;
     let journal = ctx.journal("deploy-proxy")?;
@@ -120,10 +130,7 @@ pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
         doc.api_calls = client.calls();
         doc.elapsed_ms = started.elapsed().as_millis() as u64;
         journal.append("finished", json!({"dry_run": true}))?;
-        // Names, patterns and record contents come from the API: untrusted on a terminal.
-        ctx.printer
-            .result(&doc, || crate::ui::sanitize(&doc.human()))?;
-        return Ok(Exit::Success);
+        return Ok((doc, Exit::Success));
     }
 
     if !plan.is_empty() {
@@ -171,14 +178,12 @@ pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
         "finished",
         json!({"applied": doc.applied.len(), "verified": doc.verification.verified, "api_calls": doc.api_calls}),
     )?;
-    // Names, patterns and record contents come from the API: untrusted on a terminal.
-    ctx.printer
-        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
-    Ok(if doc.verification.verified == Some(false) {
+    let exit = if doc.verification.verified == Some(false) {
         Exit::Incident
     } else {
         Exit::Success
-    })
+    };
+    Ok((doc, exit))
 }
 
 async fn verify(settings: &Settings, script: &str) -> Verification {

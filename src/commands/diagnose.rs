@@ -18,6 +18,35 @@ use crate::ui::{excerpt, Progress, Spinner, Verbosity};
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
+    let done = execute(ctx, args).await?;
+    let doc = DiagnosisDoc::new(&done.diagnosis, &done.started_at, done.elapsed_ms);
+    let verbose = ctx.printer.verbosity == Verbosity::Verbose;
+    ctx.printer.result(&doc, || {
+        render(&ctx.printer, &done.diagnosis, done.elapsed_ms, verbose)
+    })?;
+    Ok(done.exit())
+}
+
+/// A finished diagnosis, journaled and not yet printed (the drill prints it its own way).
+pub struct Diagnosed {
+    pub diagnosis: diagnose::Diagnosis,
+    pub started_at: String,
+    pub elapsed_ms: u64,
+}
+
+impl Diagnosed {
+    /// 0 when healthy, 3 for any incident.
+    pub fn exit(&self) -> Exit {
+        if self.diagnosis.verdict == Verdict::Healthy {
+            Exit::Success
+        } else {
+            Exit::Incident
+        }
+    }
+}
+
+/// Gathers, decides and journals; prints only progress.
+pub async fn execute(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Diagnosed> {
     // The deadline bounds the whole command, reading the config and the journal included.
     let start = Instant::now();
     let settings = ctx.settings(&args.probe, &ApiArgs::default())?;
@@ -57,15 +86,10 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
     let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
 
     record(&journal, &diagnosis, elapsed_ms)?;
-    let doc = DiagnosisDoc::new(&diagnosis, &started_at, elapsed_ms);
-    let verbose = ctx.printer.verbosity == Verbosity::Verbose;
-    ctx.printer.result(&doc, || {
-        render(&ctx.printer, &diagnosis, elapsed_ms, verbose)
-    })?;
-    Ok(if diagnosis.verdict == Verdict::Healthy {
-        Exit::Success
-    } else {
-        Exit::Incident
+    Ok(Diagnosed {
+        diagnosis,
+        started_at,
+        elapsed_ms,
     })
 }
 

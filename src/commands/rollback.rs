@@ -18,6 +18,16 @@ use crate::state::now_rfc3339;
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
+    let (doc, exit) = execute(ctx, args).await?;
+    // Names, patterns and record contents come from the API: untrusted on a terminal.
+    ctx.printer
+        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+    Ok(exit)
+}
+
+/// Checks, confirms, applies (journaled) and verifies; returns the document unprinted, with the
+/// exit code it stands for (the drill prints it its own way).
+pub async fn execute(ctx: &Ctx, args: &RollbackArgs) -> Result<(Rollback, Exit)> {
     let started = Instant::now();
     let started_at = now_rfc3339();
     let settings = ctx.settings(&args.probe, &args.api)?;
@@ -148,10 +158,7 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
         doc.api_calls = client.calls();
         doc.elapsed_ms = started.elapsed().as_millis() as u64;
         journal.append("finished", json!({"dry_run": args.dry_run, "applied": 0}))?;
-        // Names, patterns and record contents come from the API: untrusted on a terminal.
-        ctx.printer
-            .result(&doc, || crate::ui::sanitize(&doc.human()))?;
-        return Ok(Exit::Success);
+        return Ok((doc, Exit::Success));
     }
 
     if let Some(p) = platform.as_ref().filter(|p| !p.healthy) {
@@ -206,8 +213,5 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
         "finished",
         json!({"applied": doc.applied.len(), "verified": ok, "api_calls": doc.api_calls}),
     )?;
-    // Names, patterns and record contents come from the API: untrusted on a terminal.
-    ctx.printer
-        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
-    Ok(if ok { Exit::Success } else { Exit::Incident })
+    Ok((doc, if ok { Exit::Success } else { Exit::Incident }))
 }

@@ -3,3 +3,4 @@
 
 pub mod deployment;
 pub mod diagnosis;
+pub mod incident;

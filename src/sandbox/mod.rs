@@ -4,6 +4,8 @@
 
 pub mod cloudflare;
 pub mod dns;
+pub mod edge;
 pub mod http;
 pub mod origin;
 pub mod workerd;
+pub mod world;

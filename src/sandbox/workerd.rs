@@ -89,12 +89,7 @@ pub fn locate(env_override: Option<&str>) -> Result<PathBuf, NotFound> {
         }
         looked.push(PathBuf::from("$PATH/workerd"));
     }
-    if let Some(cache) = cache_dir() {
-        let p = cache
-            .join("failover")
-            .join("workerd")
-            .join(PINNED_VERSION)
-            .join("workerd");
+    if let Some(p) = cached_binary() {
         if p.is_file() {
             return Ok(p);
         }
@@ -125,6 +120,65 @@ fn real_binary(found: PathBuf) -> PathBuf {
         }
     }
     found
+}
+
+/// Where the pinned copy lives in the user's cache: `~/.cache/failover/workerd/<version>/workerd`.
+pub fn cached_binary() -> Option<PathBuf> {
+    cache_dir().map(|c| {
+        c.join("failover")
+            .join("workerd")
+            .join(PINNED_VERSION)
+            .join("workerd")
+    })
+}
+
+/// Installs the pinned npm package into the user's cache with `npm` and returns the binary
+/// ([`cached_binary`]). Blocks for as long as npm takes (a few seconds, about 160 MB).
+pub fn install_pinned() -> Result<PathBuf> {
+    let target = cached_binary().context(
+        "no cache directory (neither XDG_CACHE_HOME nor HOME is set) to install workerd into",
+    )?;
+    let dir = target.parent().expect("the cached binary has a parent");
+    let npm_dir = dir.join("npm");
+    std::fs::create_dir_all(&npm_dir)
+        .with_context(|| format!("cannot create {}", npm_dir.display()))?;
+    let out = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error"])
+        .arg("--prefix")
+        .arg(&npm_dir)
+        .arg(format!("workerd@{PINNED_VERSION}"))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "workerd is not installed and npm cannot be run to install it; install Node.js                  (which brings npm), or install workerd {PINNED_VERSION} yourself and set                  FAILOVER_WORKERD=/path/to/workerd"
+            ))
+        })?;
+    if !out.status.success() {
+        bail!(
+            "npm install workerd@{PINNED_VERSION} failed ({}): {}",
+            out.status,
+            crate::ui::excerpt(&String::from_utf8_lossy(&out.stderr), 400)
+        );
+    }
+    let installed = npm_dir
+        .join("node_modules")
+        .join(PLATFORM_PACKAGE)
+        .join("bin")
+        .join("workerd");
+    if !installed.is_file() {
+        bail!(
+            "npm installed workerd@{PINNED_VERSION} but {} is missing (is this platform supported?)",
+            installed.display()
+        );
+    }
+    // A copy beside the npm tree, written then renamed, so a half-written binary is never found.
+    let partial = dir.join("workerd.partial");
+    std::fs::copy(&installed, &partial)
+        .with_context(|| format!("cannot copy workerd to {}", partial.display()))?;
+    std::fs::rename(&partial, &target)
+        .with_context(|| format!("cannot install workerd at {}", target.display()))?;
+    Ok(target)
 }
 
 fn cache_dir() -> Option<PathBuf> {
