@@ -139,6 +139,7 @@ pub async fn run(ctx: &Ctx, args: &DrillArgs) -> Result<Exit> {
         ttm_ms,
         ..
     } = drill;
+    let public_url = world.public_url();
     // The world stops before the report is written: nothing of it outlives the drill's answer.
     drop(world);
 
@@ -148,7 +149,7 @@ pub async fn run(ctx: &Ctx, args: &DrillArgs) -> Result<Exit> {
     let doc = DrillDoc {
         schema: SCHEMA,
         ok,
-        public_url: stages_public_url(&incident),
+        public_url,
         workerd: binary.display().to_string(),
         stages,
         features,
@@ -172,14 +173,12 @@ pub async fn run(ctx: &Ctx, args: &DrillArgs) -> Result<Exit> {
     }
 }
 
-fn stages_public_url(incident: &Incident) -> String {
-    incident.service.clone().unwrap_or_default()
-}
-
-/// The inner commands ask nothing (the drill consents for the engineer) and, under `--json`,
-/// print nothing: the drill's one document is the result.
+/// The inner commands ask nothing (the drill consents for the engineer) and print nothing of
+/// their own (no plan lines, no spinners): the drill shows each one's result under its stage,
+/// and under `--json` its one document is the result.
 fn inner_printer(outer: &Printer) -> Printer {
     Printer {
+        json: true,
         yes: true,
         interactive: false,
         ..outer.clone()
@@ -351,9 +350,10 @@ impl Drill<'_> {
             probe: self.probe.clone(),
             runbook: None,
         };
-        let done = super::diagnose::execute(self.inner, &args)
-            .await
-            .context("failover diagnose could not run")?;
+        let spinner = self.p().progress().spinner("failover diagnose");
+        let done = super::diagnose::execute(self.inner, &args).await;
+        spinner.clear();
+        let done = done.context("failover diagnose could not run")?;
         let d = &done.diagnosis;
         self.show(&crate::report::diagnosis::render(
             &self.inner.printer,
@@ -475,9 +475,10 @@ impl Drill<'_> {
             force: false,
             no_verify: false,
         };
-        let (deployment, exit) = super::deploy::execute(self.inner, &args)
-            .await
-            .context("failover deploy-proxy could not run")?;
+        let spinner = self.p().progress().spinner("failover deploy-proxy --yes");
+        let deployed = super::deploy::execute(self.inner, &args).await;
+        spinner.clear();
+        let (deployment, exit) = deployed.context("failover deploy-proxy could not run")?;
         self.show(&crate::ui::sanitize(&deployment.human()));
         if !self.record(
             "deploy",
@@ -599,9 +600,10 @@ impl Drill<'_> {
             dry_run: false,
             force: false,
         };
-        let (rollback, exit) = super::rollback::execute(self.inner, &args)
-            .await
-            .context("failover rollback could not run")?;
+        let spinner = self.p().progress().spinner("failover rollback --yes");
+        let rolled = super::rollback::execute(self.inner, &args).await;
+        spinner.clear();
+        let (rollback, exit) = rolled.context("failover rollback could not run")?;
         self.show(&crate::ui::sanitize(&rollback.human()));
         let running = self.world.edge.runtime_pids().await;
         if !self.record(

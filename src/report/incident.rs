@@ -204,33 +204,39 @@ pub fn build(events: &[Event]) -> Incident {
             summary: excerpt(&text(&e.data["summary"]), 300),
         })
         .collect();
-    let changes = window
-        .iter()
-        .filter(|e| e.event == "step.done")
-        .map(|e| {
-            excerpt(
-                &format!(
-                    "{}: {} ({})",
-                    e.command,
-                    text(&e.data["call"]),
-                    text(&e.data["outcome"])
-                ),
-                300,
-            )
-        })
-        .collect();
-    let timeline = window
-        .iter()
-        .filter_map(|e| {
-            describe(e).map(|t| Entry {
-                at: e.ts.clone(),
-                offset_ms: between(&first, &e.ts).unwrap_or(0),
-                command: e.command.clone(),
-                event: e.event.clone(),
-                text: excerpt(&t, 300),
-            })
-        })
-        .collect();
+    // A step's description is journaled when it begins; its outcome when it is done.
+    let mut described: std::collections::HashMap<String, String> = Default::default();
+    let mut changes = Vec::new();
+    let mut timeline = Vec::new();
+    for e in window {
+        let call = text(&e.data["call"]);
+        let line = match e.event.as_str() {
+            "step.begin" => {
+                described.insert(call, text(&e.data["description"]));
+                continue;
+            }
+            "step.done" | "step.failed" => {
+                let what = described.get(&call).cloned().unwrap_or_else(|| call.clone());
+                if e.event == "step.done" {
+                    changes.push(excerpt(&format!("{}: {what} (`{call}`)", e.command), 300));
+                    format!("done: {what}")
+                } else {
+                    format!("FAILED: {what}: {}", text(&e.data["error"]))
+                }
+            }
+            _ => match describe(e) {
+                Some(line) => line,
+                None => continue,
+            },
+        };
+        timeline.push(Entry {
+            at: e.ts.clone(),
+            offset_ms: between(&first, &e.ts).unwrap_or(0),
+            command: e.command.clone(),
+            event: e.event.clone(),
+            text: excerpt(&line, 300),
+        });
+    }
     Incident {
         schema: SCHEMA,
         service,
@@ -299,9 +305,6 @@ fn describe(e: &Event) -> Option<String> {
                 .map_or(0, |p| p.iter().filter_map(Value::as_array).map(Vec::len).sum());
             format!("planned {steps} step(s)")
         }
-        (_, "step.begin") => format!("sending: {}", text(&d["description"])),
-        (_, "step.done") => format!("done: {} ({})", text(&d["call"]), text(&d["outcome"])),
-        (_, "step.failed") => format!("FAILED: {} ({})", text(&d["call"]), text(&d["error"])),
         (_, "platform") => format!(
             "platform path: target resolves {}, origin healthy {}",
             d["target_resolves"], d["origin_healthy"]
