@@ -4,6 +4,7 @@
 mod cli;
 mod cloudflare;
 mod diagnose;
+mod drill;
 mod init;
 mod runbook;
 mod support;

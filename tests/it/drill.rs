@@ -1,0 +1,263 @@
+//! `failover drill` end to end: the whole incident on loopback with the real binary and the real
+//! Workers runtime, then `failover report` over the journal it left, then proof that nothing of
+//! the drill's world outlives it (no process started from its temp dir, its ports closed).
+//!
+//! Without workerd the test fails under CI=true and skips loudly otherwise; install it with
+//! `npm install` (package.json) or point FAILOVER_WORKERD at it.
+
+use std::path::{Path, PathBuf};
+
+use failover::sandbox::workerd;
+use serde_json::Value;
+
+use crate::support::{failover, run, Run, Scratch};
+
+/// The workerd binary, or `None` after saying loudly that the test is skipped; under CI a
+/// missing runtime is a failure, since the proof would silently vanish.
+fn workerd_binary() -> Option<PathBuf> {
+    match workerd::locate(std::env::var("FAILOVER_WORKERD").ok().as_deref()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+            if ci {
+                panic!("CI=true and the Workers runtime is missing: {e}");
+            }
+            eprintln!("\n=== SKIPPED: {e} ===\n");
+            None
+        }
+    }
+}
+
+/// Runs `failover ARGS` in `dir` with its own TMPDIR (so every temp dir of the drill's world,
+/// workerd's included, is under it) and the given workerd.
+fn drill(dir: &Scratch, tmp: &Path, workerd: &Path, args: &[&str]) -> Run {
+    run(failover(dir.path())
+        .env("TMPDIR", tmp)
+        .env("FAILOVER_WORKERD", workerd)
+        .args(args))
+}
+
+/// Processes whose command line mentions `needle` (Linux /proc; elsewhere none are seen).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            cmdline
+                .contains(needle)
+                .then(|| format!("{}: {cmdline}", e.file_name().to_string_lossy()))
+        })
+        .collect()
+}
+
+/// Nothing of the drill survives it: no process from its temp dir, the edge's port closed.
+#[track_caller]
+fn nothing_left(tmp: &Path, public_url: &str) {
+    let left = processes_mentioning(&tmp.display().to_string());
+    assert!(left.is_empty(), "processes left running: {left:#?}");
+    let url = url::Url::parse(public_url).expect("public_url is a URL");
+    let port = url.port().expect("the edge's port");
+    let refused = std::net::TcpStream::connect(("127.0.0.1", port));
+    assert!(
+        refused.is_err(),
+        "the edge's port {port} still accepts connections"
+    );
+    let worlds: Vec<_> = std::fs::read_dir(tmp)
+        .expect("read TMPDIR")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(worlds.is_empty(), "temp dirs left behind: {worlds:?}");
+}
+
+#[track_caller]
+fn stage(doc: &Value, name: &str, verdict: Option<&str>, action: Option<&str>) {
+    let stage = doc["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no stage {name:?} in {doc:#}"));
+    assert_eq!(
+        (
+            stage["outcome"].as_str(),
+            stage["verdict"].as_str(),
+            stage["action"].as_str()
+        ),
+        (Some("pass"), verdict, action),
+        "stage {name}: {stage:#}"
+    );
+}
+
+#[test]
+fn drill_plays_the_incident_and_leaves_a_report_and_nothing_running() {
+    let Some(workerd) = workerd_binary() else {
+        return;
+    };
+    let dir = Scratch::new();
+    let tmp = Scratch::new();
+
+    let out = drill(&dir, tmp.path(), &workerd, &["drill", "--yes", "--json"]);
+    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    let doc = out.json();
+    assert_eq!(doc["schema"], "failover.drill/v1");
+    assert_eq!(doc["ok"], true);
+    let names: Vec<&str> = doc["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "healthy",
+            "outage",
+            "diagnose",
+            "deploy",
+            "verify",
+            "recovered",
+            "rollback",
+            "healthy_again"
+        ]
+    );
+    stage(&doc, "healthy", Some("healthy"), Some("none"));
+    stage(&doc, "outage", None, None);
+    stage(&doc, "diagnose", Some("dns_target_failure"), Some("deploy-proxy"));
+    stage(&doc, "deploy", None, None);
+    stage(&doc, "verify", None, None);
+    stage(&doc, "recovered", Some("proxy_active"), Some("rollback"));
+    stage(&doc, "rollback", None, None);
+    stage(&doc, "healthy_again", Some("healthy"), Some("none"));
+    assert!(
+        doc["stages"][1]["observed"]
+            .as_str()
+            .unwrap()
+            .contains("error code: 1016"),
+        "{doc:#}"
+    );
+    let features: Vec<(&str, bool)> = doc["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["name"].as_str().unwrap(), f["ok"] == true))
+        .collect();
+    assert_eq!(
+        features,
+        [
+            ("rest", true),
+            ("redirect", true),
+            ("cookie", true),
+            ("cors", true),
+            ("websocket", true)
+        ],
+        "{doc:#}"
+    );
+    let ttm = doc["time_to_mitigation_ms"]
+        .as_u64()
+        .expect("a time to mitigation");
+    assert!(ttm < doc["story_time_to_mitigation_ms"].as_u64().unwrap());
+    let public_url = doc["public_url"].as_str().unwrap().to_owned();
+    nothing_left(tmp.path(), &public_url);
+
+    // The report the drill wrote, and `failover report` in the same place afterwards.
+    let report_path = PathBuf::from(doc["report"].as_str().unwrap());
+    let written = std::fs::read_to_string(dir.path().join(&report_path))
+        .or_else(|_| std::fs::read_to_string(&report_path))
+        .expect("the drill's report exists");
+    let md = run(failover(dir.path()).arg("report"));
+    assert_eq!(md.code, 0, "{}", md.stderr);
+    assert_eq!(md.stdout, written, "`failover report` differs from the drill's report");
+    for needle in [
+        "# Incident report: http://api.drill.test:",
+        "A drill:",
+        "Time to mitigation | **",
+        "| Outage detected (first non-healthy verdict) |",
+        "| Proxy verified through the public URL |",
+        "| Proxy rolled back and verified |",
+        "`dns_target_failure` -> `deploy-proxy`",
+        "done: create route api.drill.test/* -> failover-api-drill-test",
+        "done: delete Worker script failover-api-drill-test",
+    ] {
+        assert!(md.stdout.contains(needle), "no {needle:?} in:\n{}", md.stdout);
+    }
+    let json = run(failover(dir.path()).args(["report", "--format", "json"]));
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let report = json.json();
+    assert_eq!(report["schema"], "failover.report/v1");
+    assert_eq!(report["drill"], true);
+    let milestones: Vec<&str> = report["milestones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        milestones,
+        [
+            "detected",
+            "mitigation_started",
+            "mitigated",
+            "platform_recovered",
+            "rolled_back",
+            "healthy_again"
+        ]
+    );
+    assert!(report["time_to_mitigation_ms"].as_u64().is_some());
+    assert_eq!(report["changes"].as_array().unwrap().len(), 5, "{report:#}");
+    // --json is the same document as --format json.
+    let global = run(failover(dir.path()).args(["report", "--json"]));
+    assert_eq!(global.json(), report);
+
+    // The human run, without a terminal: no pauses, every stage, the result on stdout.
+    let human = drill(&dir, tmp.path(), &workerd, &["drill"]);
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    for needle in ["[1/8] All is well", "[8/8] Healthy again", "│ DNS TARGET FAILURE"] {
+        assert!(
+            human.stderr.contains(needle),
+            "no {needle:?} in stderr:\n{}",
+            human.stderr
+        );
+    }
+    assert!(
+        human.stdout.contains("Time to mitigation:") && human.stdout.contains("drill-report.md"),
+        "stdout:\n{}",
+        human.stdout
+    );
+    let url_line = human
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("public URL"))
+        .expect("the intro names the public URL");
+    let url = url_line.split_whitespace().nth(2).unwrap();
+    nothing_left(tmp.path(), url);
+}
+
+#[track_caller]
+fn check_refused(args: &[&str], code: i32, needle: &str) {
+    let dir = Scratch::new();
+    let out = run(failover(dir.path()).args(args));
+    assert_eq!(out.code, code, "stderr:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains(needle) || out.stdout.contains(needle),
+        "no {needle:?} in:\n{}{}",
+        out.stdout,
+        out.stderr
+    );
+}
+
+#[test]
+fn drill_and_report_explain_what_is_missing() {
+    check_refused(
+        &["drill", "--workerd", "/nonexistent/workerd"],
+        2,
+        "/nonexistent/workerd",
+    );
+    check_refused(&["report"], 1, "no journal at");
+    check_refused(&["report", "--json"], 1, "failover.error/v1");
+}
