@@ -137,10 +137,7 @@ pub fn build(events: &[Event]) -> Incident {
         .position(|e| verdict_of(e).is_some_and(|v| v != "healthy"));
     let after = |from: Option<usize>, pred: &dyn Fn(&Event) -> bool| -> Option<usize> {
         let from = from?;
-        window[from..]
-            .iter()
-            .position(pred)
-            .map(|i| i + from)
+        window[from..].iter().position(pred).map(|i| i + from)
     };
     let mitigation_started = after(detected, &|e| {
         e.command == "deploy-proxy" && e.event == "started" && e.data["dry_run"] != true
@@ -172,12 +169,32 @@ pub fn build(events: &[Event]) -> Incident {
     let detected_at = detected.map(|i| window[i].ts.clone());
     let mut milestones = Vec::new();
     for (name, label, index) in [
-        ("detected", "Outage detected (first non-healthy verdict)", detected),
-        ("mitigation_started", "Emergency proxy deploy started", mitigation_started),
-        ("mitigated", "Proxy verified through the public URL", mitigated),
-        ("platform_recovered", "Platform path healthy again", platform_recovered),
+        (
+            "detected",
+            "Outage detected (first non-healthy verdict)",
+            detected,
+        ),
+        (
+            "mitigation_started",
+            "Emergency proxy deploy started",
+            mitigation_started,
+        ),
+        (
+            "mitigated",
+            "Proxy verified through the public URL",
+            mitigated,
+        ),
+        (
+            "platform_recovered",
+            "Platform path healthy again",
+            platform_recovered,
+        ),
         ("rolled_back", "Proxy rolled back and verified", rolled_back),
-        ("healthy_again", "Healthy through the normal path", healthy_again),
+        (
+            "healthy_again",
+            "Healthy through the normal path",
+            healthy_again,
+        ),
     ] {
         if let Some(i) = index {
             let at = window[i].ts.clone();
@@ -216,7 +233,10 @@ pub fn build(events: &[Event]) -> Incident {
                 continue;
             }
             "step.done" | "step.failed" => {
-                let what = described.get(&call).cloned().unwrap_or_else(|| call.clone());
+                let what = described
+                    .get(&call)
+                    .cloned()
+                    .unwrap_or_else(|| call.clone());
                 if e.event == "step.done" {
                     changes.push(excerpt(&format!("{}: {what} (`{call}`)", e.command), 300));
                     format!("done: {what}")
@@ -300,9 +320,9 @@ fn describe(e: &Event) -> Option<String> {
         ),
         (_, "started") => format!("{} started", e.command),
         (_, "planned") => {
-            let steps: usize = d["plan"]["phases"]
-                .as_array()
-                .map_or(0, |p| p.iter().filter_map(Value::as_array).map(Vec::len).sum());
+            let steps: usize = d["plan"]["phases"].as_array().map_or(0, |p| {
+                p.iter().filter_map(Value::as_array).map(Vec::len).sum()
+            });
             format!("planned {steps} step(s)")
         }
         (_, "platform") => format!(
@@ -360,7 +380,9 @@ pub fn markdown(incident: &Incident) -> Result<String, minijinja::Error> {
     env.add_template("report.md", TEMPLATE)?;
     let mut text = env
         .get_template("report.md")?
-        .render(minijinja::value::Value::from(minijinja::value::Serde(incident)))?;
+        .render(minijinja::value::Value::from(minijinja::value::Serde(
+            incident,
+        )))?;
     // The template's last newline is dropped by the engine; a file ends with one.
     if !text.ends_with('\n') {
         text.push('\n');
@@ -431,7 +453,11 @@ mod tests {
         let r = build(events);
         let names: Vec<&str> = r.milestones.iter().map(|m| m.name).collect();
         assert_eq!(
-            (names.as_slice(), r.time_to_mitigation_ms, r.events_in_incident),
+            (
+                names.as_slice(),
+                r.time_to_mitigation_ms,
+                r.events_in_incident
+            ),
             (milestones, ttm_ms, in_window)
         );
     }
@@ -456,7 +482,12 @@ mod tests {
         let mut drill = events.clone();
         drill.insert(
             6,
-            ev("13:00", "drill", "verified", json!({"ok": true, "checks": []})),
+            ev(
+                "13:00",
+                "drill",
+                "verified",
+                json!({"ok": true, "checks": []}),
+            ),
         );
         check(&drill, &all, Some(180_000), 8);
     }

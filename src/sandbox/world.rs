@@ -344,10 +344,10 @@ async fn check_cookie(
         .iter()
         .find(|c| c.starts_with("session="))
         .ok_or_else(|| format!("no session cookie among {} Set-Cookie", cookies.len()))?;
-    if cookies
-        .iter()
-        .any(|c| c.to_ascii_lowercase().contains(&format!("domain={origin_host}")))
-    {
+    if cookies.iter().any(|c| {
+        c.to_ascii_lowercase()
+            .contains(&format!("domain={origin_host}"))
+    }) {
         return Err(format!("a cookie still names the origin host: {session}"));
     }
     Ok(format!(

@@ -103,7 +103,11 @@ fn drill_plays_the_incident_and_leaves_a_report_and_nothing_running() {
     let tmp = Scratch::new();
 
     let out = drill(&dir, tmp.path(), &workerd, &["drill", "--yes", "--json"]);
-    assert_eq!(out.code, 0, "stdout:\n{}\nstderr:\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
     let doc = out.json();
     assert_eq!(doc["schema"], "failover.drill/v1");
     assert_eq!(doc["ok"], true);
@@ -128,7 +132,12 @@ fn drill_plays_the_incident_and_leaves_a_report_and_nothing_running() {
     );
     stage(&doc, "healthy", Some("healthy"), Some("none"));
     stage(&doc, "outage", None, None);
-    stage(&doc, "diagnose", Some("dns_target_failure"), Some("deploy-proxy"));
+    stage(
+        &doc,
+        "diagnose",
+        Some("dns_target_failure"),
+        Some("deploy-proxy"),
+    );
     stage(&doc, "deploy", None, None);
     stage(&doc, "verify", None, None);
     stage(&doc, "recovered", Some("proxy_active"), Some("rollback"));
@@ -172,7 +181,10 @@ fn drill_plays_the_incident_and_leaves_a_report_and_nothing_running() {
         .expect("the drill's report exists");
     let md = run(failover(dir.path()).arg("report"));
     assert_eq!(md.code, 0, "{}", md.stderr);
-    assert_eq!(md.stdout, written, "`failover report` differs from the drill's report");
+    assert_eq!(
+        md.stdout, written,
+        "`failover report` differs from the drill's report"
+    );
     for needle in [
         "# Incident report: http://api.drill.test:",
         "A drill:",
@@ -184,7 +196,11 @@ fn drill_plays_the_incident_and_leaves_a_report_and_nothing_running() {
         "done: create route api.drill.test/* -> failover-api-drill-test",
         "done: delete Worker script failover-api-drill-test",
     ] {
-        assert!(md.stdout.contains(needle), "no {needle:?} in:\n{}", md.stdout);
+        assert!(
+            md.stdout.contains(needle),
+            "no {needle:?} in:\n{}",
+            md.stdout
+        );
     }
     let json = run(failover(dir.path()).args(["report", "--format", "json"]));
     assert_eq!(json.code, 0, "{}", json.stderr);
@@ -217,7 +233,11 @@ fn drill_plays_the_incident_and_leaves_a_report_and_nothing_running() {
     // The human run, without a terminal: no pauses, every stage, the result on stdout.
     let human = drill(&dir, tmp.path(), &workerd, &["drill"]);
     assert_eq!(human.code, 0, "{}", human.stderr);
-    for needle in ["[1/8] All is well", "[8/8] Healthy again", "│ DNS TARGET FAILURE"] {
+    for needle in [
+        "[1/8] All is well",
+        "[8/8] Healthy again",
+        "│ DNS TARGET FAILURE",
+    ] {
         assert!(
             human.stderr.contains(needle),
             "no {needle:?} in stderr:\n{}",
