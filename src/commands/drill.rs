@@ -395,8 +395,9 @@ impl Drill<'_> {
             1,
             "All is well",
             &format!(
-                "{host} is proxied by Cloudflare; its record CNAMEs to the platform's DNS target\n\
-                 {target}. Users reach the app through that target. A baseline first."
+                "{host} is proxied at the edge (here a stand-in for Cloudflare's); its record\n\
+                 CNAMEs to the platform's DNS target {target}.\n\
+                 Users reach the app through that target. A baseline first."
             ),
             Some("failover diagnose"),
         )?;
@@ -411,8 +412,9 @@ impl Drill<'_> {
             2,
             "The platform's DNS target stops resolving",
             &format!(
-                "{target} now answers SERVFAIL. The app itself runs on, but the edge cannot find\n\
-                 it: every user gets 530 \"error code: 1016\". The pager goes off."
+                "{target} now answers SERVFAIL.\n\
+                 The app itself runs on, but the edge cannot find it: every user gets\n\
+                 530 \"error code: 1016\". The pager goes off."
             ),
             None,
         )?;
@@ -572,8 +574,9 @@ impl Drill<'_> {
             6,
             "The platform recovers",
             &format!(
-                "{target} resolves again. The proxy still serves {host}; diagnose sees it, checks\n\
-                 the platform path behind it, and says when to roll back."
+                "{target} resolves again.\n\
+                 The proxy still serves {host}; diagnose sees it, checks the platform\n\
+                 path behind it, and says when to roll back."
             ),
             Some("failover diagnose"),
         )?;

@@ -143,7 +143,13 @@ pub fn install_pinned() -> Result<PathBuf> {
     std::fs::create_dir_all(&npm_dir)
         .with_context(|| format!("cannot create {}", npm_dir.display()))?;
     let out = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--no-save", "--loglevel=error"])
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-save",
+            "--loglevel=error",
+        ])
         .arg("--prefix")
         .arg(&npm_dir)
         .arg(format!("workerd@{PINNED_VERSION}"))
@@ -151,7 +157,9 @@ pub fn install_pinned() -> Result<PathBuf> {
         .output()
         .map_err(|e| {
             anyhow::Error::new(e).context(format!(
-                "workerd is not installed and npm cannot be run to install it; install Node.js                  (which brings npm), or install workerd {PINNED_VERSION} yourself and set                  FAILOVER_WORKERD=/path/to/workerd"
+                "workerd is not installed and npm cannot be run to install it; install Node.js \
+                 (which brings npm), or install workerd {PINNED_VERSION} yourself and set \
+                 FAILOVER_WORKERD=/path/to/workerd"
             ))
         })?;
     if !out.status.success() {
@@ -172,12 +180,11 @@ pub fn install_pinned() -> Result<PathBuf> {
             installed.display()
         );
     }
-    // A copy beside the npm tree, written then renamed, so a half-written binary is never found.
-    let partial = dir.join("workerd.partial");
-    std::fs::copy(&installed, &partial)
-        .with_context(|| format!("cannot copy workerd to {}", partial.display()))?;
-    std::fs::rename(&partial, &target)
+    // Moved out of the npm tree (which then goes: the binary is all that is needed), so the
+    // cache holds one copy and a half-written binary is never found.
+    std::fs::rename(&installed, &target)
         .with_context(|| format!("cannot install workerd at {}", target.display()))?;
+    let _ = std::fs::remove_dir_all(&npm_dir);
     Ok(target)
 }
 
