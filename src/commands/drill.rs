@@ -691,8 +691,8 @@ fn summary(p: &Printer, doc: &DrillDoc, incident: &Incident) -> String {
             );
             let _ = writeln!(
                 out,
-                "In October 2025 it took the story's team {}.",
-                human_duration(STORY_TTM_MS)
+                "In October 2025 the story's team took {} minutes.",
+                STORY_TTM_MS / 60_000
             );
         }
         None => {

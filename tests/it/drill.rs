@@ -202,6 +202,15 @@ fn drill_plays_the_incident_and_leaves_a_report_and_nothing_running() {
             md.stdout
         );
     }
+    let to_file = run(failover(dir.path()).args(["report", "-o", "postmortem/incident.md"]));
+    assert_eq!(
+        (to_file.code, to_file.stdout.as_str()),
+        (0, ""),
+        "{}",
+        to_file.stderr
+    );
+    let file = std::fs::read_to_string(dir.path().join("postmortem/incident.md")).unwrap();
+    assert_eq!(file, written);
     let json = run(failover(dir.path()).args(["report", "--format", "json"]));
     assert_eq!(json.code, 0, "{}", json.stderr);
     let report = json.json();
