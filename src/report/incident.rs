@@ -353,9 +353,11 @@ fn describe(e: &Event) -> Option<String> {
     })
 }
 
-/// `1.234 s`, `2 min 3 s`, `1 h 5 min`: durations for people.
+/// `131 ms`, `1.2 s`, `2 min 3 s`, `1 h 5 min`: durations for people.
 pub fn human_duration(ms: u64) -> String {
-    if ms < 60_000 {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
         format!("{:.1} s", ms as f64 / 1000.0)
     } else if ms < 3_600_000 {
         format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
@@ -490,6 +492,21 @@ mod tests {
             ),
         );
         check(&drill, &all, Some(180_000), 8);
+    }
+
+    #[track_caller]
+    fn check_duration(ms: u64, want: &str) {
+        assert_eq!(human_duration(ms), want);
+    }
+
+    #[test]
+    fn durations_for_people() {
+        check_duration(0, "0 ms");
+        check_duration(999, "999 ms");
+        check_duration(1000, "1.0 s");
+        check_duration(59_949, "59.9 s");
+        check_duration(83 * 60_000, "1 h 23 min");
+        check_duration(125_000, "2 min 5 s");
     }
 
     #[test]
