@@ -6,7 +6,7 @@
 //! mitigation and the incident report written from the journal.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -734,9 +734,4 @@ fn clock(ts: &str) -> String {
     ts.split_once('T')
         .map(|(_, t)| t.trim_end_matches('Z').chars().take(12).collect())
         .unwrap_or_else(|| ts.to_owned())
-}
-
-/// For tests and docs: where the drill writes its report for a state directory.
-pub fn report_path(state_dir: &Path) -> PathBuf {
-    state_dir.join(REPORT_FILE)
 }
