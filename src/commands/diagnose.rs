@@ -1,32 +1,38 @@
-//! `failover diagnose`: gather (every check at once under one deadline), decide (the pure
-//! verdict), report (human or `failover.diagnosis/v1`), journal. Exit 0 healthy, 3 otherwise.
+//! `failover diagnose`: pick the runbook, turn its steps into checks, gather (every check at
+//! once under one deadline), decide (the pure verdict), report (human or
+//! `failover.diagnosis/v1`), journal. Exit 0 healthy, 3 otherwise.
+//!
+//! On a terminal the run is a walk-through: each step's title and why, a spinner while its
+//! checks run, one line of result with the evidence a keypress away, then the verdict and an
+//! offer to deploy the proxy. The checks still all run at once in the background; the walk
+//! only paces what is shown.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use serde_json::json;
+use tokio::sync::mpsc;
 
-use crate::cli::{ApiArgs, DiagnoseArgs};
-use crate::diagnose::{self, Status, Verdict};
-use crate::exit::Exit;
-use crate::probe::{self, Check, Observation, Prober, Watch};
+use crate::cli::{ApiArgs, DeployArgs, DiagnoseArgs};
+use crate::config::Settings;
+use crate::diagnose::{self, evidence_line, Action, CheckReport, ErrorKind, Status, Verdict};
+use crate::exit::{Exit, Fatal};
+use crate::probe::{self, Check, Observation, Outcome, Prober, Watch};
 use crate::report::diagnosis::{render, DiagnosisDoc};
+use crate::runbook::{self, Runbook, StepPlan};
 use crate::state::{now_rfc3339, Journal};
-use crate::ui::{excerpt, Progress, Spinner, Verbosity};
+use crate::ui::{excerpt, sanitize, Paint, Printer, Progress, Spinner, StepKey, Verbosity};
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
     // The deadline bounds the whole command, reading the config and the journal included.
     let start = Instant::now();
     let settings = ctx.settings(&args.probe, &ApiArgs::default())?;
-    if let Some(runbook) = &args.runbook {
-        ctx.printer.warn(format!(
-            "--runbook {}: runbook-driven checks are not applied by diagnose yet; running the standard checks",
-            excerpt(runbook, 80)
-        ));
-    }
+    let rb = select_runbook(ctx, args, &settings)?;
+    let plans = runbook::plan(&rb, &settings);
     let journal = ctx.journal("diagnose")?;
     let started_at = now_rfc3339();
     journal.append(
@@ -36,25 +42,34 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
             "origins": settings.service.origins.iter().map(|u| u.as_str()).collect::<Vec<_>>(),
             "resolvers": settings.dns.resolvers.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
             "deadline_ms": settings.probe.deadline.as_millis() as u64,
+            "runbook": rb.id,
+            "runbook_source": rb.source,
         }),
     )?;
 
-    let prober = Prober::new(&settings);
-    let watch = Spinners {
-        progress: ctx.printer.progress(),
-        live: Mutex::new(HashMap::new()),
-    };
-    let checks = probe::standard_checks(&settings);
+    let checks: Vec<Check> = plans.iter().flat_map(|p| p.checks.clone()).collect();
+    let layout = Layout::new(&plans);
     // A twentieth of the deadline (at most 250 ms) is kept for deciding, journaling, printing
     // and leaving, so the process as a whole ends by the deadline.
-    let reserve = (settings.probe.deadline / 20).min(std::time::Duration::from_millis(250));
+    let reserve = (settings.probe.deadline / 20).min(Duration::from_millis(250));
     let deadline = settings
         .probe
         .deadline
         .saturating_sub(start.elapsed() + reserve);
-    let observations = probe::gather(&settings, &prober, checks, deadline, &watch).await;
-    let diagnosis = diagnose::decide(&observations);
-    let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let walk = ctx.printer.interactive && !ctx.printer.yes;
+    let (observations, elapsed) = if walk {
+        walk_through(&ctx.printer, &settings, &rb, &plans, &layout, checks, deadline).await?
+    } else {
+        let watch = Spinners {
+            progress: ctx.printer.progress(),
+            live: Mutex::new(HashMap::new()),
+        };
+        let prober = Prober::new(&settings);
+        let observations = probe::gather(&settings, &prober, checks, deadline, &watch).await;
+        (observations, start.elapsed())
+    };
+    let diagnosis = conclude(&plans, &layout, &observations);
+    let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
 
     record(&journal, &diagnosis, elapsed_ms)?;
     let doc = DiagnosisDoc::new(&diagnosis, &started_at, elapsed_ms);
@@ -62,11 +77,114 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
     ctx.printer.result(&doc, || {
         render(&ctx.printer, &diagnosis, elapsed_ms, verbose)
     })?;
+    if walk && diagnosis.action == Action::DeployProxy {
+        return offer_deploy(ctx, args).await;
+    }
     Ok(if diagnosis.verdict == Verdict::Healthy {
         Exit::Success
     } else {
         Exit::Incident
     })
+}
+
+/// `--runbook NAME|PATH`, else `service.runbook`, else the one whose suffixes match the
+/// origins or the DNS target, else the generic one.
+fn select_runbook(ctx: &Ctx, args: &DiagnoseArgs, settings: &Settings) -> Result<Runbook> {
+    let flag = args.runbook.as_deref();
+    let path = flag.filter(|f| f.ends_with(".toml") || f.contains('/') || Path::new(f).is_file());
+    let catalog = super::runbook::catalog(ctx, path.map(Path::new))?;
+    let configured = match (flag, path) {
+        // A file given by path is the runbook to run, whatever its id.
+        (Some(_), Some(p)) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| Fatal::usage(format!("--runbook {}: {e}", excerpt(p, 200))))?;
+            let rb = runbook::parse(p, &text).map_err(|e| Fatal::usage(e.to_string()))?;
+            return Ok(rb);
+        }
+        (Some(name), None) => Some(name),
+        (None, _) => settings.service.runbook.as_deref(),
+    };
+    let origins: Vec<&str> = settings
+        .service
+        .origins
+        .iter()
+        .filter_map(|u| u.host_str())
+        .collect();
+    catalog
+        .pick(
+            configured,
+            &origins,
+            settings.service.dns_target.as_deref(),
+        )
+        .cloned()
+        .map_err(|m| Fatal::usage(m).into())
+}
+
+/// Which step each check belongs to: the planned checks in order, then the target checks
+/// the probe layer adds once it learns the DNS target (they belong to the step that asked).
+struct Layout {
+    owner: Vec<usize>,
+    learner: Option<usize>,
+}
+
+impl Layout {
+    fn new(plans: &[StepPlan]) -> Self {
+        Layout {
+            owner: plans
+                .iter()
+                .enumerate()
+                .flat_map(|(i, p)| std::iter::repeat_n(i, p.checks.len()))
+                .collect(),
+            learner: plans.iter().position(|p| p.learns_target),
+        }
+    }
+
+    fn step_of(&self, index: usize) -> Option<usize> {
+        self.owner.get(index).copied().or(self.learner)
+    }
+}
+
+/// The verdict, then what the runbook adds: a team's expected statuses, and the steps that
+/// could not run here as skipped checks.
+fn conclude(plans: &[StepPlan], layout: &Layout, observations: &[Observation]) -> diagnose::Diagnosis {
+    let mut d = diagnose::decide(observations);
+    for (index, observation) in observations.iter().enumerate() {
+        let Some(step) = layout.owner.get(index) else {
+            continue;
+        };
+        let Some(want) = plans[*step].expect_status else {
+            continue;
+        };
+        let before = evidence_line(&d.checks[index]);
+        expect_status(&mut d.checks[index], want, observation);
+        let after = evidence_line(&d.checks[index]);
+        if let Some(line) = d.evidence.iter_mut().find(|e| **e == before) {
+            *line = after;
+        }
+    }
+    for report in plans.iter().flat_map(|p| &p.skipped) {
+        d.evidence.push(evidence_line(report));
+        d.checks.push(report.clone());
+    }
+    d
+}
+
+/// A team's own HTTP step passes on exactly the status it expects.
+fn expect_status(report: &mut CheckReport, want: u16, observation: &Observation) {
+    let Outcome::Http(answer) = &observation.outcome else {
+        return;
+    };
+    let Some(got) = answer.status.filter(|_| answer.failure.is_none()) else {
+        return;
+    };
+    if got == want {
+        report.status = Status::Pass;
+        report.error = None;
+    } else {
+        report.status = Status::Fail;
+        report.error = Some(ErrorKind::HttpStatus);
+        report.detail = format!("{}; expected {want}", report.detail);
+    }
 }
 
 fn record(journal: &Journal, d: &diagnose::Diagnosis, elapsed_ms: u64) -> Result<()> {
@@ -83,6 +201,244 @@ fn record(journal: &Journal, d: &diagnose::Diagnosis, elapsed_ms: u64) -> Result
             "elapsed_ms": elapsed_ms,
         }),
     )
+}
+
+/// After a `deploy-proxy` verdict on a terminal: offer to deploy there and then. The deploy
+/// shows its plan and asks again before it changes anything.
+async fn offer_deploy(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
+    let p = &ctx.printer;
+    let yes = p.confirm(
+        "Deploy the emergency proxy now? (the plan is shown first; nothing changes before you confirm it)",
+        "",
+    )?;
+    if !yes {
+        p.info(format!(
+            "\nWhen you are ready:\n  {}  show the plan and the diff; change nothing\n  {}             put the emergency proxy in front of the direct origin",
+            p.paint("failover deploy-proxy --dry-run", Paint::Cyan),
+            p.paint("failover deploy-proxy", Paint::Cyan),
+        ));
+        return Ok(Exit::Incident);
+    }
+    let deploy = DeployArgs {
+        probe: args.probe.clone(),
+        api: ApiArgs::default(),
+        dry_run: false,
+        print_script: false,
+        template: None,
+        force: false,
+        no_verify: false,
+    };
+    super::deploy::run(ctx, &deploy).await
+}
+
+/// What the background run tells the walk-through.
+enum Event {
+    Started(usize),
+    Finished(usize, Box<Observation>),
+}
+
+struct Events(mpsc::UnboundedSender<Event>);
+
+impl Watch for Events {
+    fn started(&self, index: usize, _check: &Check) {
+        let _ = self.0.send(Event::Started(index));
+    }
+    fn finished(&self, index: usize, observation: &Observation) {
+        let _ = self.0.send(Event::Finished(index, Box::new(observation.clone())));
+    }
+}
+
+/// The interactive run: every check starts at once in the background, and the steps are shown
+/// one after the other as their checks finish.
+async fn walk_through(
+    p: &Printer,
+    settings: &Settings,
+    rb: &Runbook,
+    plans: &[StepPlan],
+    layout: &Layout,
+    checks: Vec<Check>,
+    deadline: Duration,
+) -> Result<(Vec<Observation>, Duration)> {
+    let start = Instant::now();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let background = {
+        let settings = settings.clone();
+        let prober = Prober::new(&settings);
+        tokio::spawn(async move {
+            let events = Events(tx);
+            let observations = probe::gather(&settings, &prober, checks, deadline, &events).await;
+            (observations, start.elapsed())
+        })
+    };
+    // Dropping the walk (Ctrl-C) must not leave probes running behind the exit.
+    let _abort = AbortOnDrop(background.abort_handle());
+
+    p.info(format!(
+        "{}\n{}\n",
+        p.paint(&sanitize(&rb.title), Paint::Bold),
+        p.paint(&format!("runbook {} · {}", rb.id, sanitize(&rb.source)), Paint::Dim)
+    ));
+    let mut seen = Seen::default();
+    let mut stop = true;
+    let total = plans.len();
+    for (step, plan) in plans.iter().enumerate() {
+        p.info(format!(
+            "{} {}\n    {}",
+            p.paint(&format!("[{}/{total}]", step + 1), Paint::Dim),
+            p.paint(&sanitize(&plan.step.title), Paint::Bold),
+            p.paint(&sanitize(&plan.step.why), Paint::Dim)
+        ));
+        let runs = !plan.checks.is_empty() || plan.learns_target;
+        if !runs && plan.skipped.is_empty() {
+            let note = plan.note.as_deref().unwrap_or("skipped: nothing to check here");
+            p.info(format!("    {} {}\n", p.paint("-", Paint::Dim), sanitize(note)));
+            continue;
+        }
+        let spinner = runs.then(|| p.progress().spinner(format!("{}…", plan.step.id)));
+        while !seen.step_done(step, layout) {
+            match rx.recv().await {
+                Some(Event::Started(index)) => {
+                    if index >= layout.owner.len() {
+                        seen.learned.insert(index);
+                    }
+                }
+                Some(Event::Finished(index, observation)) => {
+                    seen.finished.insert(index, *observation);
+                }
+                None => seen.all_done = true,
+            }
+        }
+        if let Some(s) = spinner {
+            s.clear();
+        }
+        let reports = seen.reports(step, plans, layout);
+        p.info(format!("    {}", step_line(p, plan, &reports)));
+        if !stop {
+            continue;
+        }
+        loop {
+            let key = {
+                let p = p.clone();
+                tokio::task::spawn_blocking(move || {
+                    p.step_key("e: evidence · Enter: next step · a: run to the end")
+                })
+                .await??
+            };
+            match key {
+                StepKey::Evidence => {
+                    for r in &reports {
+                        p.info(format!("      {}", sanitize(&evidence_line(r))));
+                    }
+                }
+                StepKey::All => {
+                    stop = false;
+                    break;
+                }
+                StepKey::Next => break,
+            }
+        }
+        p.info("");
+    }
+    drop(rx);
+    let (observations, elapsed) = background
+        .await
+        .map_err(|e| anyhow::anyhow!("the checks stopped unexpectedly: {e}"))?;
+    Ok((observations, elapsed))
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What the walk-through has heard from the background run so far.
+#[derive(Default)]
+struct Seen {
+    finished: HashMap<usize, Observation>,
+    /// Target checks added at run time (indices past the planned ones).
+    learned: BTreeSet<usize>,
+    all_done: bool,
+}
+
+impl Seen {
+    fn step_done(&self, step: usize, layout: &Layout) -> bool {
+        if self.all_done {
+            return true;
+        }
+        let planned = layout
+            .owner
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == step)
+            .all(|(i, _)| self.finished.contains_key(&i));
+        let learned = layout.learner != Some(step)
+            || (!self.learned.is_empty()
+                && self.learned.iter().all(|i| self.finished.contains_key(i)));
+        planned && learned
+    }
+
+    fn reports(&self, step: usize, plans: &[StepPlan], layout: &Layout) -> Vec<CheckReport> {
+        let mut indices: Vec<&usize> = self
+            .finished
+            .keys()
+            .filter(|i| layout.step_of(**i) == Some(step))
+            .collect();
+        indices.sort();
+        let mut reports: Vec<CheckReport> = indices
+            .into_iter()
+            .map(|i| {
+                let observation = &self.finished[i];
+                let mut report = diagnose::check_report(observation);
+                if let Some(want) = plans[step].expect_status {
+                    expect_status(&mut report, want, observation);
+                }
+                report
+            })
+            .collect();
+        reports.extend(plans[step].skipped.iter().cloned());
+        reports
+    }
+}
+
+/// One line: the worst status among the step's checks, what it means, and the count.
+fn step_line(p: &Printer, plan: &StepPlan, reports: &[CheckReport]) -> String {
+    let worst = [Status::Fail, Status::Warn, Status::Pass, Status::Skip]
+        .into_iter()
+        .find(|s| reports.iter().any(|r| r.status == *s));
+    let passed = reports.iter().filter(|r| r.status == Status::Pass).count();
+    let count = format!("({passed}/{} checks pass)", reports.len());
+    let step = &plan.step;
+    match worst {
+        Some(Status::Fail) => format!(
+            "{} {} {}",
+            p.paint("✗", Paint::Red),
+            sanitize(&step.fail),
+            p.paint(&count, Paint::Dim)
+        ),
+        Some(Status::Warn) => format!(
+            "{} {} {}",
+            p.paint("!", Paint::Yellow),
+            sanitize(&step.fail),
+            p.paint(&count, Paint::Dim)
+        ),
+        Some(Status::Pass) => format!(
+            "{} {} {}",
+            p.paint("✓", Paint::Green),
+            sanitize(&step.pass),
+            p.paint(&count, Paint::Dim)
+        ),
+        _ => format!(
+            "{} skipped: {}",
+            p.paint("-", Paint::Dim),
+            reports
+                .first()
+                .map(|r| r.detail.clone())
+                .unwrap_or_else(|| "the checks did not run".to_owned())
+        ),
+    }
 }
 
 /// One spinner per running check, on a terminal only (the printer decides).
