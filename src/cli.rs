@@ -283,6 +283,9 @@ pub struct InitArgs {
     /// The Cloudflare account id
     #[arg(long, value_name = "ID")]
     pub account_id: Option<String>,
+    /// Ask this DNS resolver for the public host's CNAME (repeatable) [default: system]
+    #[arg(long = "resolver", value_name = "ADDR")]
+    pub resolvers: Vec<String>,
     /// Overwrite an existing file
     #[arg(long)]
     pub force: bool,

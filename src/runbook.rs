@@ -602,9 +602,7 @@ fn plan_step(
             })
             .collect()
     };
-    let no_value = |name: &str| {
-        format!("skipped: {{{name}}} has no value in this configuration")
-    };
+    let no_value = |name: &str| format!("skipped: {{{name}}} has no value in this configuration");
     let skip = |plan: &mut StepPlan, kind: &'static str, target: &str, reason: String| {
         plan.skipped.push(CheckReport {
             id: extra_id.clone(),
@@ -705,9 +703,7 @@ fn plan_step(
                                 spec: Spec::WebSocket { url },
                                 env: None,
                             }),
-                            Err(e) => {
-                                skip(&mut plan, "websocket", &u, format!("not a URL: {e}"))
-                            }
+                            Err(e) => skip(&mut plan, "websocket", &u, format!("not a URL: {e}")),
                         }
                     }
                 }
@@ -719,10 +715,7 @@ fn plan_step(
                 standard
                     .iter()
                     .filter(|c| c.role == probe::Role::Compare)
-                    .filter(|c| {
-                        name.is_none()
-                            || c.env.as_ref().map(|e| &e.name) == name.as_ref()
-                    })
+                    .filter(|c| name.is_none() || c.env.as_ref().map(|e| &e.name) == name.as_ref())
                     .cloned(),
             );
             match name {
@@ -779,7 +772,10 @@ fn plan_step(
             let reason = if needs.is_empty() {
                 "the Cloudflare record is read by `failover status` and `deploy-proxy --dry-run`, not by diagnose".to_owned()
             } else {
-                format!("reading the Cloudflare record needs {}", needs.join(" and "))
+                format!(
+                    "reading the Cloudflare record needs {}",
+                    needs.join(" and ")
+                )
             };
             skip(&mut plan, "cloudflare_record", &target, reason);
         }
@@ -873,6 +869,24 @@ mod tests {
         );
         check_err(&format!("{HEAD}{STEP}check = {{ kind = \"compare\" }}\n{STEP}check = {{ kind = \"compare\" }}\n"), Some(11), "step[1].id", "earlier step");
         check_err(&format!("id = \"Bad Id\"\ntitle = \"T\"\nsummary = \"S\"\n{STEP}check = {{ kind = \"compare\" }}\n"), Some(1), "id", "lowercase");
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"http\", role = \"target\", url = \"x\" }}\n"),
+            Some(4),
+            "step[0].check.role",
+            "use one of: public, origin, extra",
+        );
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"websocket\", role = \"origin\" }}\n"),
+            Some(4),
+            "step[0].check.role",
+            "does not apply to a websocket check",
+        );
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"http\", role = \"origin\", url = \"x\", expect_status = 204 }}\n"),
+            Some(4),
+            "step[0].check.expect_status",
+            "role = \"extra\"",
+        );
         check_err(HEAD, None, "step", "at least one");
         check_err(
             &format!("{HEAD}{STEP}"),
@@ -914,6 +928,91 @@ mod tests {
             "same id overrides, never duplicates"
         );
         assert_eq!(cat.get("heroku-dns-target").unwrap().title, "Ours");
+    }
+
+    fn settings(toml: &str) -> Settings {
+        use crate::cli::{ApiArgs, ProbeArgs};
+        use crate::config::{Env, LoadedFile};
+        let file = LoadedFile::parse(Path::new("failover.toml"), toml.to_owned())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let probe = ProbeArgs {
+            resolvers: vec!["127.0.0.1:5353".into(), "127.0.0.2:5353".into()],
+            resolve: vec![],
+        };
+        Settings::resolve(&file, &Env::default(), &probe, &ApiArgs::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn planned(rb: &Runbook, s: &Settings) -> Vec<probe::Check> {
+        plan(rb, s).into_iter().flat_map(|p| p.checks).collect()
+    }
+
+    /// The embedded runbooks are the standard checks, exactly, whatever the configuration.
+    #[test]
+    fn embedded_runbooks_plan_the_standard_checks() {
+        let cat = Catalog::load(None, None).unwrap();
+        let service = "[service]\npublic_url = \"https://api.example.com\"\n";
+        let configs = [
+            format!("{service}origin = \"https://a.herokuapp.com\"\n"),
+            format!("{service}origin = [\"https://a.herokuapp.com/app\", \"https://b.example.net:8443\"]\nhealth_path = \"/health?deep=1\"\ndns_target = \"haiku-1.herokudns.com\"\nwebsocket_path = \"/cable\"\n[[compare]]\nname = \"eu\"\npublic_url = \"https://eu.example.com\"\norigin = \"https://eu.herokuapp.com\"\n[[compare]]\nname = \"us\"\norigin = \"https://us.herokuapp.com\"\n[status_pages]\nheroku = \"https://status.heroku.com/api/v4/current-status\"\ncloudflare = \"https://www.cloudflarestatus.com/api/v2/summary.json\"\n"),
+            "[service]\npublic_url = \"http://127.0.0.1:8080\"\norigin = \"http://[::1]:9000\"\n".to_owned(),
+        ];
+        for config in &configs {
+            let s = settings(config);
+            for rb in &cat.runbooks {
+                assert_eq!(
+                    planned(rb, &s),
+                    probe::standard_checks(&s),
+                    "{} on\n{config}",
+                    rb.id
+                );
+            }
+        }
+        // Without a configured target, the target step learns it at run time.
+        let s = settings(&configs[0]);
+        let plans = plan(cat.get("heroku-dns-target").unwrap(), &s);
+        assert!(plans.iter().filter(|p| p.learns_target).count() == 1);
+        assert!(plans
+            .iter()
+            .find(|p| p.step.id == "websocket")
+            .unwrap()
+            .note
+            .is_some());
+    }
+
+    /// A team's own steps: extra checks with their own ids, skips that say why.
+    #[test]
+    fn a_teams_steps_plan_extra_checks() {
+        let text = format!(
+            "{HEAD}{STEP}check = {{ kind = \"dns\", name = \"db.{{public_host}}\" }}\n\
+             [[step]]\nid = \"b\"\ntitle = \"t\"\nwhy = \"w\"\npass = \"p\"\nfail = \"f\"\n\
+             check = {{ kind = \"http\", url = \"{{origin}}/ping\", expect_status = 204 }}\n\
+             [[step]]\nid = \"c\"\ntitle = \"t\"\nwhy = \"w\"\npass = \"p\"\nfail = \"f\"\n\
+             check = {{ kind = \"cloudflare_record\", name = \"{{public_host}}\" }}\n\
+             [[step]]\nid = \"d\"\ntitle = \"t\"\nwhy = \"w\"\npass = \"p\"\nfail = \"f\"\n\
+             check = {{ kind = \"compare\", name = \"mars\" }}\n"
+        );
+        let rb = parse("mine.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let s = settings("[service]\npublic_url = \"https://api.example.com\"\norigin = [\"https://a.example.net\", \"https://b.example.net\"]\n");
+        let plans = plan(&rb, &s);
+        let dns = &plans[0].checks;
+        assert_eq!(dns.len(), 2, "one per resolver");
+        assert!(dns
+            .iter()
+            .all(|c| c.id == "extra.a" && c.role == probe::Role::Extra));
+        assert_eq!(dns[0].target(), "db.api.example.com");
+        let http: Vec<String> = plans[1].checks.iter().map(|c| c.target()).collect();
+        assert_eq!(
+            http,
+            ["https://a.example.net/ping", "https://b.example.net/ping"]
+        );
+        assert_eq!(plans[1].expect_status, Some(204));
+        let cf = &plans[2].skipped[0];
+        assert_eq!((cf.kind, cf.status), ("cloudflare_record", Status::Skip));
+        assert!(cf.detail.contains("CLOUDFLARE_API_TOKEN"), "{}", cf.detail);
+        assert!(plans[3].skipped[0]
+            .detail
+            .contains("no [[compare]] named \"mars\""));
     }
 
     #[test]

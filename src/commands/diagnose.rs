@@ -58,7 +58,16 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
         .saturating_sub(start.elapsed() + reserve);
     let walk = ctx.printer.interactive && !ctx.printer.yes;
     let (observations, elapsed) = if walk {
-        walk_through(&ctx.printer, &settings, &rb, &plans, &layout, checks, deadline).await?
+        walk_through(
+            &ctx.printer,
+            &settings,
+            &rb,
+            &plans,
+            &layout,
+            checks,
+            deadline,
+        )
+        .await?
     } else {
         let watch = Spinners {
             progress: ctx.printer.progress(),
@@ -111,11 +120,7 @@ fn select_runbook(ctx: &Ctx, args: &DiagnoseArgs, settings: &Settings) -> Result
         .filter_map(|u| u.host_str())
         .collect();
     catalog
-        .pick(
-            configured,
-            &origins,
-            settings.service.dns_target.as_deref(),
-        )
+        .pick(configured, &origins, settings.service.dns_target.as_deref())
         .cloned()
         .map_err(|m| Fatal::usage(m).into())
 }
@@ -146,7 +151,11 @@ impl Layout {
 
 /// The verdict, then what the runbook adds: a team's expected statuses, and the steps that
 /// could not run here as skipped checks.
-fn conclude(plans: &[StepPlan], layout: &Layout, observations: &[Observation]) -> diagnose::Diagnosis {
+fn conclude(
+    plans: &[StepPlan],
+    layout: &Layout,
+    observations: &[Observation],
+) -> diagnose::Diagnosis {
     let mut d = diagnose::decide(observations);
     for (index, observation) in observations.iter().enumerate() {
         let Some(step) = layout.owner.get(index) else {
@@ -244,7 +253,9 @@ impl Watch for Events {
         let _ = self.0.send(Event::Started(index));
     }
     fn finished(&self, index: usize, observation: &Observation) {
-        let _ = self.0.send(Event::Finished(index, Box::new(observation.clone())));
+        let _ = self
+            .0
+            .send(Event::Finished(index, Box::new(observation.clone())));
     }
 }
 
@@ -276,7 +287,10 @@ async fn walk_through(
     p.info(format!(
         "{}\n{}\n",
         p.paint(&sanitize(&rb.title), Paint::Bold),
-        p.paint(&format!("runbook {} · {}", rb.id, sanitize(&rb.source)), Paint::Dim)
+        p.paint(
+            &format!("runbook {} · {}", rb.id, sanitize(&rb.source)),
+            Paint::Dim
+        )
     ));
     let mut seen = Seen::default();
     let mut stop = true;
@@ -290,8 +304,15 @@ async fn walk_through(
         ));
         let runs = !plan.checks.is_empty() || plan.learns_target;
         if !runs && plan.skipped.is_empty() {
-            let note = plan.note.as_deref().unwrap_or("skipped: nothing to check here");
-            p.info(format!("    {} {}\n", p.paint("-", Paint::Dim), sanitize(note)));
+            let note = plan
+                .note
+                .as_deref()
+                .unwrap_or("skipped: nothing to check here");
+            p.info(format!(
+                "    {} {}\n",
+                p.paint("-", Paint::Dim),
+                sanitize(note)
+            ));
             continue;
         }
         let spinner = runs.then(|| p.progress().spinner(format!("{}…", plan.step.id)));

@@ -4,5 +4,6 @@
 mod cli;
 mod diagnose;
 mod init;
+mod interactive;
 mod runbook;
 mod support;
