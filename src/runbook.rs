@@ -770,7 +770,7 @@ fn plan_step(
                 needs.push("[cloudflare].zone");
             }
             let reason = if needs.is_empty() {
-                "the Cloudflare record is read by `failover status` and `deploy-proxy --dry-run`, not by diagnose".to_owned()
+                "not read: diagnose does not call the Cloudflare API".to_owned()
             } else {
                 format!(
                     "reading the Cloudflare record needs {}",

@@ -56,7 +56,9 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
         .probe
         .deadline
         .saturating_sub(start.elapsed() + reserve);
-    let walk = ctx.printer.interactive && !ctx.printer.yes;
+    // A person at a terminal who asked for neither `--yes` nor quiet gets the walk-through.
+    let walk =
+        ctx.printer.interactive && !ctx.printer.yes && ctx.printer.verbosity != Verbosity::Quiet;
     let (observations, elapsed) = if walk {
         walk_through(
             &ctx.printer,
@@ -222,7 +224,7 @@ async fn offer_deploy(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
     )?;
     if !yes {
         p.info(format!(
-            "\nWhen you are ready:\n  {}  show the plan and the diff; change nothing\n  {}             put the emergency proxy in front of the direct origin",
+            "\nWhen you are ready:\n  {}  show the plan and the diff; change nothing\n  {}            put the emergency proxy in front of the direct origin",
             p.paint("failover deploy-proxy --dry-run", Paint::Cyan),
             p.paint("failover deploy-proxy", Paint::Cyan),
         ));
@@ -315,7 +317,7 @@ async fn walk_through(
             ));
             continue;
         }
-        let spinner = runs.then(|| p.progress().spinner(format!("{}…", plan.step.id)));
+        let spinner = runs.then(|| p.progress().spinner("checking…"));
         while !seen.step_done(step, layout) {
             match rx.recv().await {
                 Some(Event::Started(index)) => {
