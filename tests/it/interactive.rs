@@ -488,6 +488,17 @@ fn diagnose_walk_through_ctrl_c_exits_130() {
     let (code, shown) = screen.exit();
     assert_eq!(code, 130, "{shown}");
     assert!(!shown.contains("HEALTHY"), "{shown}");
+
+    // And at the offer to deploy, after the verdict.
+    let world = world.outage();
+    let mut screen = world.pty(&args);
+    screen.wait_for("e: evidence");
+    screen.keys("a");
+    screen.wait_for("Deploy the emergency proxy now?");
+    screen.keys("\x03");
+    let (code, shown) = screen.exit();
+    assert_eq!(code, 130, "{shown}");
+    assert!(!shown.contains("When you are ready"), "{shown}");
 }
 
 /// With a terminal but --no-input, --yes or --json, or with stdin not a terminal: no prompt
