@@ -80,8 +80,13 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
         "next": "failover diagnose",
     });
     p.result(&doc, || {
+        let runbook = answers
+            .runbook
+            .as_deref()
+            .map(|r| format!(" (runbook {r}; see: failover runbook show {r})"))
+            .unwrap_or_default();
         format!(
-            "wrote {}\n\nnext: failover diagnose          see whether {} is healthy\n      failover deploy-proxy --print-script   see the Worker it would deploy\n",
+            "wrote {}{runbook}\n\nnext: failover diagnose          see whether {} is healthy\n      failover deploy-proxy --print-script   see the Worker it would deploy\n",
             path.display(),
             answers.public_url
         )
@@ -91,6 +96,12 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
 
 /// Flags first; prompts for the rest on a terminal; without one, missing flags are a usage error.
 async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
+    // A mistyped --resolver is reported before any question is asked.
+    let resolvers = args
+        .resolvers
+        .iter()
+        .map(|r| ResolverSpec::parse(r).map_err(|m| Fatal::usage(format!("--resolver: {m}"))))
+        .collect::<Result<Vec<_>, _>>()?;
     let url_ok = |s: &String| parse_url(s).map(|_| ());
     let public_url = match &args.public_url {
         Some(u) => checked_url("--public-url", u)?,
@@ -105,7 +116,7 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let dns_target = detect_target(p, &host, &args.resolvers).await?;
+    let dns_target = detect_target(p, &host, resolvers).await;
     let origins =
         if !args.origin.is_empty() {
             args.origin
@@ -191,22 +202,19 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
 /// The platform DNS target: the first CNAME hop of the public host, from whichever resolver
 /// answers first (`--resolver`, else the system's). Nothing found is not an error: diagnose
 /// learns the target at run time too.
-async fn detect_target(p: &Printer, host: &str, resolvers: &[String]) -> Result<Option<String>> {
+async fn detect_target(p: &Printer, host: &str, resolvers: Vec<ResolverSpec>) -> Option<String> {
     if host.is_empty()
         || host
             .trim_matches(['[', ']'])
             .parse::<std::net::IpAddr>()
             .is_ok()
     {
-        return Ok(None);
+        return None;
     }
     let specs = if resolvers.is_empty() {
         vec![ResolverSpec::System]
     } else {
         resolvers
-            .iter()
-            .map(|r| ResolverSpec::parse(r).map_err(|m| Fatal::usage(format!("--resolver: {m}"))))
-            .collect::<Result<Vec<_>, _>>()?
     };
     let dns = DnsClient::new(&DnsSettings {
         resolvers: specs.clone(),
@@ -233,7 +241,7 @@ async fn detect_target(p: &Printer, host: &str, resolvers: &[String]) -> Result<
             "{host}: no CNAME found; diagnose will learn the DNS target when it runs"
         )),
     }
-    Ok(found)
+    found
 }
 
 /// How long init waits for the CNAME: a missing answer only means one line less in the file.

@@ -209,6 +209,13 @@ fn newcomer_init_then_diagnose_gets_a_verdict() {
         "{}",
         out.stderr
     );
+    assert!(
+        out.stdout.starts_with(
+            "wrote failover.toml (runbook heroku-dns-target; see: failover runbook show heroku-dns-target)"
+        ),
+        "{}",
+        out.stdout
+    );
     let file = std::fs::read_to_string(world.dir.path().join("failover.toml")).unwrap();
     for line in [
         "# The platform DNS target the custom domain points at (detected from the CNAME).",
