@@ -481,7 +481,7 @@ pub fn to_markdown(rb: &Runbook) -> String {
         "# {}\n\n`{}` · platform: {} · source: {}\n\n{}\n\n## Steps\n\n",
         rb.title, rb.id, rb.platform, rb.source, rb.summary
     );
-    md.push_str("`failover diagnose` runs every step at once, under one deadline, and prints the verdict.\n\n");
+    md.push_str("`failover diagnose` runs every step at once, under one deadline, and prints the verdict; on a terminal it walks through the steps one by one (`e` shows a step's evidence).\n\n");
     for (i, s) in rb.steps.iter().enumerate() {
         md.push_str(&format!(
             "{}. **{}** (`{}`)\n   - Check: {}\n   - Why: {}\n   - Pass: {}\n   - Fail: {}\n",

@@ -130,9 +130,14 @@ fn on_terminal(cmd: &mut Command) -> Command {
 
 impl Screen {
     fn spawn(cmd: Command) -> Self {
+        Screen::spawn_with(cmd, true)
+    }
+
+    /// `strip`: read the screen's text without its escape sequences.
+    fn spawn_with(cmd: Command, strip: bool) -> Self {
         let options = Options::new()
             .timeout_ms(Some(SCREEN_TIMEOUT_MS))
-            .strip_ansi_escape_codes(true);
+            .strip_ansi_escape_codes(strip);
         Screen {
             session: spawn_with_options(cmd, options).expect("spawn in a pseudo-terminal"),
             seen: String::new(),
@@ -488,13 +493,19 @@ fn diagnose_walk_through_ctrl_c_exits_130() {
     world.write_config("");
     let mut args = vec!["diagnose".to_owned()];
     args.extend(world.probe_args());
-    let mut screen = world.pty(&args);
+    // The escape sequences are kept, to see the cursor shown again after the interrupt.
+    let mut screen = Screen::spawn_with(on_terminal(failover(world.dir.path()).args(&args)), false);
     screen.wait_for("[1/7] Resolve the custom domain");
     screen.wait_for("e: evidence");
     screen.keys("\x03");
     let (code, shown) = screen.exit();
     assert_eq!(code, 130, "{shown}");
     assert!(!shown.contains("HEALTHY"), "{shown}");
+    let after = &shown[shown.rfind("e: evidence").unwrap()..];
+    assert!(
+        after.contains("\x1b[?25h"),
+        "cursor not shown again: {after:?}"
+    );
 
     // And at the offer to deploy, after the verdict.
     let world = world.outage();
