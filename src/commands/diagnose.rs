@@ -504,3 +504,138 @@ impl Watch for Spinners {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::http::HttpAnswer;
+    use crate::probe::{Role, Spec};
+    use crate::runbook::{Check as StepCheck, Step};
+
+    fn step(id: &str) -> Step {
+        Step {
+            id: id.into(),
+            title: "t".into(),
+            why: "w".into(),
+            pass: "p".into(),
+            fail: "f".into(),
+            check: StepCheck::Compare { name: None },
+        }
+    }
+
+    fn http_check(id: &str, role: Role) -> Check {
+        Check {
+            id: id.into(),
+            role,
+            spec: Spec::Http {
+                url: "http://a.test/".parse().unwrap(),
+            },
+            env: None,
+        }
+    }
+
+    fn plan(id: &str, checks: usize, learns_target: bool) -> StepPlan {
+        StepPlan {
+            step: step(id),
+            checks: (0..checks)
+                .map(|_| http_check(&format!("extra.{id}"), Role::Extra))
+                .collect(),
+            learns_target,
+            skipped: Vec::new(),
+            note: None,
+            expect_status: None,
+        }
+    }
+
+    fn answered(check: Check, status: u16) -> Observation {
+        Observation {
+            outcome: Outcome::Http(HttpAnswer {
+                url: check.target(),
+                status: Some(status),
+                headers: Vec::new(),
+                body: String::new(),
+                failure: None,
+            }),
+            check,
+            elapsed: Duration::from_millis(1),
+        }
+    }
+
+    /// A step is shown once all of its checks are in; the step that learns the DNS target
+    /// waits for the target checks the run adds, or for the end of the run.
+    #[test]
+    fn steps_wait_for_their_own_checks() {
+        let plans = [plan("a", 2, false), plan("t", 0, true), plan("c", 1, false)];
+        let layout = Layout::new(&plans);
+        assert_eq!(layout.owner, [0, 0, 2]);
+        assert_eq!(layout.step_of(3), Some(1), "a learned target check");
+        let mut seen = Seen::default();
+        let obs = |i: usize| answered(plans[layout.owner[i]].checks[0].clone(), 200);
+        seen.finished.insert(0, obs(0));
+        assert!(!seen.step_done(0, &layout));
+        seen.finished.insert(1, obs(1));
+        assert!(seen.step_done(0, &layout));
+        assert!(!seen.step_done(1, &layout), "the target is not known yet");
+        seen.learned.insert(3);
+        assert!(!seen.step_done(1, &layout));
+        seen.finished.insert(3, obs(0));
+        assert!(seen.step_done(1, &layout));
+        assert!(!seen.step_done(2, &layout));
+        seen.all_done = true;
+        assert!(seen.step_done(2, &layout), "the deadline ends every step");
+        assert_eq!(seen.reports(1, &plans, &layout).len(), 1);
+    }
+
+    /// A team's expected status decides its own check, and never the verdict; steps that cannot
+    /// run here join the document as skipped.
+    #[test]
+    fn expected_status_and_skips_join_the_diagnosis() {
+        let mut ours = plan("ping", 1, false);
+        ours.expect_status = Some(204);
+        let mut record = plan("record", 0, false);
+        record.skipped.push(CheckReport {
+            id: "extra.record".into(),
+            kind: "cloudflare_record",
+            target: "api.example.com".into(),
+            resolver: None,
+            status: Status::Skip,
+            error: None,
+            detail: "needs a token".into(),
+            elapsed_ms: 0,
+        });
+        let plans = [plan("public", 0, false), ours, record];
+        let mut public = plans[0].clone();
+        public.checks = vec![http_check("http.public", Role::Public)];
+        let plans = [public, plans[1].clone(), plans[2].clone()];
+        let layout = Layout::new(&plans);
+        let observations = vec![
+            answered(plans[0].checks[0].clone(), 200),
+            answered(plans[1].checks[0].clone(), 200),
+        ];
+        let d = conclude(&plans, &layout, &observations);
+        assert_eq!(d.verdict, Verdict::Healthy);
+        let ping = &d.checks[1];
+        assert_eq!(
+            (ping.status, ping.error),
+            (Status::Fail, Some(ErrorKind::HttpStatus))
+        );
+        assert!(ping.detail.ends_with("expected 204"), "{}", ping.detail);
+        assert!(
+            d.evidence.contains(&evidence_line(ping)),
+            "{:?}",
+            d.evidence
+        );
+        assert_eq!(d.checks[2].id, "extra.record");
+        assert!(d
+            .evidence
+            .iter()
+            .any(|e| e.starts_with("skip extra.record")));
+
+        let observations = vec![
+            answered(plans[0].checks[0].clone(), 200),
+            answered(plans[1].checks[0].clone(), 204),
+        ];
+        let d = conclude(&plans, &layout, &observations);
+        assert_eq!(d.checks[1].status, Status::Pass);
+    }
+}
