@@ -603,10 +603,9 @@ mod tests {
             detail: "needs a token".into(),
             elapsed_ms: 0,
         });
-        let plans = [plan("public", 0, false), ours, record];
-        let mut public = plans[0].clone();
+        let mut public = plan("public", 0, false);
         public.checks = vec![http_check("http.public", Role::Public)];
-        let plans = [public, plans[1].clone(), plans[2].clone()];
+        let plans = [public, ours, record];
         let layout = Layout::new(&plans);
         let observations = vec![
             answered(plans[0].checks[0].clone(), 200),
