@@ -367,6 +367,15 @@ pub fn stderr_is_tty() -> bool {
 mod tests {
     use super::*;
 
+    /// Without a person at a terminal a walk-through never waits for a key.
+    #[test]
+    fn step_key_never_waits_without_a_terminal() {
+        let mut p = Printer::plain(false);
+        assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
+        p.yes = false;
+        assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
+    }
+
     #[test]
     fn sanitize_escapes_controls() {
         assert_eq!(sanitize("ok\x1b[2Jx\r\u{7}"), "ok\\u{1b}[2Jx\\r\\u{7}");
