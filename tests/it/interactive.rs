@@ -122,9 +122,12 @@ struct Screen {
     seen: String,
 }
 
-/// The command with the pseudo-terminal as its stdin too (the harness default closes it).
+/// The command with the pseudo-terminal as its stdin too (the harness default closes it), and
+/// without `CI` (which means "never prompt", and is set when CI runs these very tests).
 fn on_terminal(cmd: &mut Command) -> Command {
-    cmd.stdin(Stdio::inherit()).env("TERM", "xterm");
+    cmd.stdin(Stdio::inherit())
+        .env("TERM", "xterm")
+        .env_remove("CI");
     std::mem::replace(cmd, Command::new(BIN))
 }
 
@@ -519,14 +522,22 @@ fn diagnose_walk_through_ctrl_c_exits_130() {
     assert!(!shown.contains("When you are ready"), "{shown}");
 }
 
-/// With a terminal but --no-input, --yes or --json, or with stdin not a terminal: no prompt
-/// ever appears, nothing waits, and the output is the usual report.
+/// With a terminal but --no-input, --yes, --json, -q or CI set, or with stdin not a terminal:
+/// no prompt ever appears, nothing waits, and the output is the usual report.
 #[test]
 fn diagnose_never_prompts_without_a_person() {
     let world = World::new().outage();
     world.write_config("");
     let probe = world.probe_args().join(" ");
-    let cases: [(&str, Vec<String>); 4] = [
+    let cases: [(&str, Vec<String>); 6] = [
+        (
+            "CI set",
+            [vec!["diagnose".into()], world.probe_args()].concat(),
+        ),
+        (
+            "-q",
+            [vec!["diagnose".into(), "-q".into()], world.probe_args()].concat(),
+        ),
         (
             "--no-input",
             [
@@ -561,7 +572,11 @@ fn diagnose_never_prompts_without_a_person() {
         } else {
             failover(world.dir.path())
         };
-        let mut screen = Screen::spawn(on_terminal(cmd.args(&args)));
+        let mut cmd = on_terminal(cmd.args(&args));
+        if name == "CI set" {
+            cmd.env("CI", "true");
+        }
+        let mut screen = Screen::spawn(cmd);
         let expected = if name == "--json" {
             "\"verdict\": \"dns_target_failure\""
         } else {
