@@ -596,3 +596,30 @@ fn diagnose_never_prompts_without_a_person() {
     let out = world.diagnose(&["--json"]);
     assert_eq!(out.json()["verdict"], "dns_target_failure");
 }
+
+/// A broken runbook beside the config stops diagnose before anything is sent: exit 2, with the
+/// file, line and field.
+#[test]
+fn a_broken_runbook_stops_diagnose_before_any_probe() {
+    let world = World::new();
+    world.write_config("");
+    std::fs::create_dir(world.dir.path().join("runbooks")).unwrap();
+    world.dir.write(
+        "runbooks/ours.toml",
+        "id = \"ours\"\ntitle = \"T\"\nsummary = \"S\"\n\n[[step]]\nid = \"a\"\ntitle = \"t\"\nwhy = \"w\"\npass = \"p\"\nfail = \"f\"\ncheck = { kind = \"http\", url = \"{origin}{helth}\" }\n",
+    );
+    let out = world.diagnose(&[]);
+    assert_eq!(out.code, 2, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("ours.toml:5: `step[0].check.url`: unknown placeholder {helth}"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(world.dns.queries(), 0, "a probe was sent");
+    assert_eq!(
+        world.origin.hits() + world.edge.hits(),
+        0,
+        "a probe was sent"
+    );
+}
