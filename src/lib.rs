@@ -2,19 +2,26 @@
 //! Cloudflare Worker proxy, then remove it. `run` builds the runtime, dispatches one command and
 //! turns its outcome into the process exit code; everything else lives in the modules below.
 
+pub mod apply;
 pub mod cli;
+pub mod cloudflare;
 pub mod commands;
 pub mod config;
+pub mod deploy;
 pub mod diagnose;
 pub mod exit;
 pub mod init;
+pub mod plan;
 pub mod probe;
 pub mod report;
+pub mod rollback;
 pub mod runbook;
 pub mod sandbox;
 pub mod secret;
 pub mod state;
 pub mod ui;
+pub mod verify;
+pub mod worker;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

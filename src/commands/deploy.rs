@@ -1,11 +1,224 @@
-//! `failover deploy` (being built).
+//! `failover deploy-proxy`: render the Worker, read live Cloudflare state, plan, confirm,
+//! apply (journaled), verify through the public URL.
 
-use anyhow::Result;
+use std::time::{Duration, Instant};
 
+use anyhow::{Context, Result};
+use serde_json::json;
+
+use crate::apply::{apply, ApplyError};
 use crate::cli::DeployArgs;
+use crate::cloudflare::preflight::{self, explain};
+use crate::config::Settings;
+use crate::deploy::{self, DeployInput};
 use crate::exit::{Exit, Fatal};
+use crate::report::deployment::{Deployment, Verification, WebSocketCheck, ZoneRef};
+use crate::state::{now_rfc3339, Journal};
 use crate::Ctx;
 
-pub async fn run(_ctx: &Ctx, _args: &DeployArgs) -> Result<Exit> {
-    Err(Fatal::new(Exit::Failure, "`failover deploy` is not built yet").into())
+pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+    if args.print_script {
+        return super::print_script::run(ctx, args).await;
+    }
+    let settings = ctx.settings(&args.probe, &args.api)?;
+    let session = preflight::session(&settings)?;
+    let journal = ctx.journal("deploy-proxy")?;
+    let host = settings.service.public_host().to_owned();
+    let (spec, module) = super::print_script::render_script(&settings, args.template.as_deref())
+        .context("cannot render the Worker")?;
+    let script_name = spec.script_name;
+    journal.append(
+        "started",
+        json!({"host": host, "script": script_name, "dry_run": args.dry_run, "force": args.force}),
+    )?;
+
+    // Round 1: the token and the zone, at once.
+    let spinner = ctx.printer.progress().spinner("reading Cloudflare state");
+    let (verified, zone) = tokio::join!(
+        preflight::verify_token(&session),
+        preflight::find_zone(&session, &settings, &host)
+    );
+    verified?;
+    let zone = zone?;
+    // Round 2: the record, the routes, our script (if any), at once.
+    let client = &session.client;
+    let (records, routes, existing) = tokio::join!(
+        client.dns_records(&zone.id, &host),
+        client.routes(&zone.id),
+        client.script_settings(&session.account_id, &script_name)
+    );
+    spinner.clear();
+    let records = records
+        .map_err(explain)
+        .context("cannot read the host's DNS record")?;
+    let routes = routes
+        .map_err(explain)
+        .context("cannot list the zone's Worker routes")?;
+    let existing = existing
+        .map_err(explain)
+        .context("cannot read the script's settings")?;
+
+    let input = DeployInput {
+        account_id: session.account_id.clone(),
+        host: host.clone(),
+        script_name: script_name.clone(),
+        module,
+        compatibility_date: crate::worker::COMPATIBILITY_DATE.to_owned(),
+        zone: zone.clone(),
+        records,
+        routes,
+        existing,
+        now: now_rfc3339(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        force: args.force,
+    };
+    let plan = match deploy::plan(&input) {
+        Ok(plan) => plan,
+        Err(refusal) => {
+            journal.append("refused", json!({"reason": refusal.to_string()}))?;
+            // Every refusal leaves Cloudflare untouched: something not ours is in the way.
+            return Err(Fatal::refused(format!("{refusal}; nothing changed")).into());
+        }
+    };
+    journal.append("planned", json!({"plan": &plan}))?;
+
+    let mut warnings = Vec::new();
+    if zone.is_free_plan() {
+        warnings.push(
+            "zone is on the Free plan: Workers Free allows 100,000 requests a day across the \
+             account; a busy API can exhaust it (Workers Paid lifts the limit)"
+                .to_owned(),
+        );
+    }
+    for w in &warnings {
+        ctx.printer.warn(w);
+    }
+    let mut doc = Deployment {
+        schema: Deployment::SCHEMA,
+        dry_run: args.dry_run,
+        host: host.clone(),
+        script: script_name.clone(),
+        account_id: session.account_id.clone(),
+        zone: ZoneRef {
+            id: zone.id.clone(),
+            name: zone.name.clone(),
+        },
+        pattern: deploy::route_pattern(&host),
+        plan: plan.clone(),
+        applied: Vec::new(),
+        verification: Verification::default(),
+        warnings,
+        undo: "failover rollback".to_owned(),
+        api_calls: 0,
+        started_at,
+        elapsed_ms: 0,
+    };
+
+    if args.dry_run {
+        doc.api_calls = client.calls();
+        doc.elapsed_ms = started.elapsed().as_millis() as u64;
+        journal.append("finished", json!({"dry_run": true}))?;
+        // Names, patterns and record contents come from the API: untrusted on a terminal.
+        ctx.printer
+            .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+        return Ok(Exit::Success);
+    }
+
+    if !plan.is_empty() {
+        ctx.printer.info(format!(
+            "Plan for {host} (zone {}):\n{}",
+            zone.name,
+            crate::ui::sanitize(&plan.render())
+        ));
+        let consent = deploy::consent_needed(&plan);
+        let question = if consent.is_empty() {
+            format!("Deploy the emergency proxy {script_name} for {host}?")
+        } else {
+            format!(
+                "Deploy the emergency proxy {script_name} for {host}, and {}?",
+                consent.join(", and ")
+            )
+        };
+        if !ctx
+            .printer
+            .confirm(&question, "rerun with --yes to apply")?
+        {
+            journal.append("declined", json!({}))?;
+            return Err(Fatal::refused("declined; nothing changed").into());
+        }
+        let spinner = ctx.printer.progress().spinner("applying");
+        let result = apply(client, &journal, &plan).await;
+        spinner.clear();
+        match result {
+            Ok(applied) => doc.applied = applied,
+            Err(e) => return Err(partial(&journal, e, "failover deploy-proxy")),
+        }
+    }
+
+    if !args.no_verify {
+        let spinner = ctx
+            .printer
+            .progress()
+            .spinner(format!("verifying {}", settings.service.public_url));
+        doc.verification = verify(&settings, &script_name).await;
+        spinner.clear();
+    }
+    doc.api_calls = client.calls();
+    doc.elapsed_ms = started.elapsed().as_millis() as u64;
+    journal.append(
+        "finished",
+        json!({"applied": doc.applied.len(), "verified": doc.verification.verified, "api_calls": doc.api_calls}),
+    )?;
+    // Names, patterns and record contents come from the API: untrusted on a terminal.
+    ctx.printer
+        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+    Ok(if doc.verification.verified == Some(false) {
+        Exit::Incident
+    } else {
+        Exit::Success
+    })
+}
+
+async fn verify(settings: &Settings, script: &str) -> Verification {
+    let (ok, check) =
+        crate::verify::await_marker(settings, script, true, 10, Duration::from_secs(1)).await;
+    let websocket = match &settings.service.websocket_path {
+        Some(path) if ok => {
+            let result = crate::verify::websocket(settings, path).await;
+            Some(WebSocketCheck {
+                path: path.clone(),
+                upgraded: result.is_ok(),
+                error: result.err(),
+            })
+        }
+        _ => None,
+    };
+    Verification {
+        verified: Some(ok && websocket.as_ref().is_none_or(|w| w.upgraded)),
+        public_url: Some(check),
+        websocket,
+    }
+}
+
+/// A plan that stopped part way: exit 5, saying what was done and how to converge.
+pub(crate) fn partial(journal: &Journal, e: ApplyError, rerun: &str) -> anyhow::Error {
+    let done: Vec<String> = e.done.iter().map(|a| a.description.clone()).collect();
+    let _ = journal.append(
+        "partial",
+        json!({"done": done, "failed": e.failed, "error": e.source.to_string()}),
+    );
+    let msg = format!(
+        "partially applied ({} step(s) done{}); the journal {} records them; run `{rerun}` again, or `failover rollback`, to converge",
+        done.len(),
+        if done.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", done.join("; "))
+        },
+        journal.path().display()
+    );
+    // The Fatal is the root of the chain (so the exit code is found); the cause is in its text.
+    Fatal::partial(format!("{}: {}; {msg}", e.failed, e.source)).into()
 }

@@ -1,4 +1,5 @@
 //! Human renderings of command results: one place, so every command reads alike. JSON
 //! documents are the serialized result types themselves.
 
+pub mod deployment;
 pub mod diagnosis;

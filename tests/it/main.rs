@@ -2,8 +2,10 @@
 //! loopback (DNS, HTTP, WebSocket, the sandbox Cloudflare API, workerd).
 
 mod cli;
+mod cloudflare;
 mod diagnose;
 mod init;
 mod interactive;
 mod runbook;
 mod support;
+mod worker;

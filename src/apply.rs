@@ -1,0 +1,201 @@
+//! The only code that turns a plan step into an API call. Every step is journaled before it
+//! is sent and after it returns, so an interrupted run leaves a record and re-running converges.
+
+use futures::future::join_all;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cloudflare::{code, ApiError, Client};
+use crate::deploy::{metadata, RecordedRoute};
+use crate::plan::{Plan, Step};
+use crate::state::Journal;
+
+/// A step that was carried out, and what it produced.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Applied {
+    pub action: String,
+    pub call: String,
+    pub description: String,
+    /// `done`, or `already` when Cloudflare showed it had been done before (a lost answer).
+    pub outcome: &'static str,
+    /// The id of what was created (a route), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The route a `create_route` step made, for the state recorded after it.
+    #[serde(skip)]
+    pub route: Option<RecordedRoute>,
+}
+
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The journal could not record the step, so it was not sent: re-runs rely on the record.
+    #[error("cannot journal the step, so it was not sent: {0}")]
+    Journal(String),
+}
+
+/// A plan that stopped part way: what was done, and the step that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed}")]
+pub struct ApplyError {
+    pub done: Vec<Applied>,
+    pub failed: String,
+    #[source]
+    pub source: StepError,
+}
+
+/// Runs the phases in order, the steps of a phase concurrently. Stops after the first phase
+/// with a failure (its other steps still finish and are journaled).
+pub async fn apply(
+    client: &Client,
+    journal: &Journal,
+    plan: &Plan,
+) -> Result<Vec<Applied>, ApplyError> {
+    let mut done: Vec<Applied> = Vec::new();
+    for phase in &plan.phases {
+        let created: Vec<RecordedRoute> = done.iter().filter_map(|a| a.route.clone()).collect();
+        let results = join_all(phase.iter().map(|s| run_step(client, journal, s, &created))).await;
+        let mut first_err = None;
+        for (step, result) in phase.iter().zip(results) {
+            match result {
+                Ok(applied) => done.push(applied),
+                Err(e) if first_err.is_none() => first_err = Some((step.describe(), e)),
+                Err(_) => {}
+            }
+        }
+        if let Some((failed, source)) = first_err {
+            return Err(ApplyError {
+                done,
+                failed: format!("could not {failed}"),
+                source,
+            });
+        }
+    }
+    Ok(done)
+}
+
+fn action(step: &Step) -> &'static str {
+    match step {
+        Step::UploadScript { .. } => "upload_script",
+        Step::SetProxied { .. } => "set_proxied",
+        Step::CreateRoute { .. } => "create_route",
+        Step::DeleteRoute { .. } => "delete_route",
+        Step::DeleteScript { .. } => "delete_script",
+    }
+}
+
+async fn run_step(
+    client: &Client,
+    journal: &Journal,
+    step: &Step,
+    created: &[RecordedRoute],
+) -> Result<Applied, StepError> {
+    let record =
+        json!({"action": action(step), "call": step.call(), "description": step.describe()});
+    // A journal that cannot be written must stop the change: it is the record re-runs rely on.
+    journal
+        .append("step.begin", record.clone())
+        .map_err(|e| StepError::Journal(format!("{e:#}")))?;
+    let result = send(client, step, created).await;
+    let (event, data) = match &result {
+        Ok((outcome, id)) => (
+            "step.done",
+            json!({"action": action(step), "call": step.call(), "outcome": outcome, "id": id}),
+        ),
+        Err(e) => (
+            "step.failed",
+            json!({"action": action(step), "call": step.call(), "error": e.to_string()}),
+        ),
+    };
+    // Best effort after the call: the change happened (or not) whatever the disk says.
+    let _ = journal.append(event, data);
+    let (outcome, id) = result?;
+    let route = match step {
+        Step::CreateRoute {
+            pattern, script, ..
+        } => Some(RecordedRoute {
+            id: id.clone(),
+            pattern: pattern.clone(),
+            script: Some(script.clone()),
+        }),
+        _ => None,
+    };
+    Ok(Applied {
+        route,
+        action: action(step).to_owned(),
+        call: step.call(),
+        description: step.describe(),
+        outcome,
+        id,
+    })
+}
+
+async fn send(
+    client: &Client,
+    step: &Step,
+    created: &[RecordedRoute],
+) -> Result<(&'static str, Option<String>), ApiError> {
+    match step {
+        Step::UploadScript {
+            account_id,
+            name,
+            module_name,
+            module,
+            compatibility_date,
+            state,
+            with_created_routes,
+        } => {
+            let mut state = state.clone();
+            if *with_created_routes {
+                for r in created {
+                    state.routes.retain(|old| old.pattern != r.pattern);
+                    state.routes.push(r.clone());
+                }
+            }
+            let meta = metadata(&state, compatibility_date);
+            client
+                .put_script(account_id, name, module_name, module, &meta)
+                .await?;
+            Ok(("done", None))
+        }
+        Step::SetProxied {
+            zone_id,
+            record,
+            proxied,
+        } => {
+            client.set_proxied(zone_id, record, *proxied).await?;
+            Ok(("done", None))
+        }
+        Step::CreateRoute {
+            zone_id,
+            pattern,
+            script,
+        } => match client.create_route(zone_id, pattern, script).await {
+            Ok(route) => Ok(("done", Some(route.id))),
+            // A retry after a lost answer finds the route it created: ours, so done.
+            Err(e) if e.has_code(code::DUPLICATE_ROUTE) => {
+                let routes = client.routes(zone_id).await?;
+                match routes
+                    .into_iter()
+                    .find(|r| &r.pattern == pattern && r.script.as_deref() == Some(script))
+                {
+                    Some(r) => Ok(("already", Some(r.id))),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        },
+        Step::DeleteRoute {
+            zone_id, route_id, ..
+        } => {
+            let deleted = client.delete_route(zone_id, route_id).await?;
+            Ok((if deleted { "done" } else { "already" }, None))
+        }
+        Step::DeleteScript { account_id, name } => {
+            let deleted = client.delete_script(account_id, name).await?;
+            Ok((if deleted { "done" } else { "already" }, None))
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The shapes of the API's results that failover reads, with only the fields it uses.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct TokenStatus {
+    pub id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ZonePlan {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub legacy_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Zone {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub plan: Option<ZonePlan>,
+}
+
+impl Zone {
+    /// The Free plan allows 100,000 Worker requests a day.
+    pub fn is_free_plan(&self) -> bool {
+        self.plan.as_ref().is_some_and(|p| {
+            p.legacy_id.as_deref() == Some("free")
+                || p.name
+                    .as_deref()
+                    .is_some_and(|n| n.to_ascii_lowercase().contains("free"))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct DnsRecord {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub record_type: String,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default)]
+    pub proxied: bool,
+    #[serde(default)]
+    pub proxiable: bool,
+    #[serde(default = "auto_ttl")]
+    pub ttl: u32,
+}
+
+fn auto_ttl() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Route {
+    pub id: String,
+    #[serde(default)]
+    pub pattern: String,
+    #[serde(default)]
+    pub script: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ScriptInfo {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub created_on: Option<String>,
+    #[serde(default)]
+    pub modified_on: Option<String>,
+}
+
+/// `GET .../scripts/{name}/settings`: the bindings (plain_text and json values come back).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+pub struct ScriptSettings {
+    #[serde(default)]
+    pub bindings: Vec<Value>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub compatibility_date: Option<String>,
+}
+
+impl ScriptSettings {
+    /// The value of the `json` binding called `name`.
+    pub fn json_binding(&self, name: &str) -> Option<&Value> {
+        self.bindings.iter().find_map(|b| {
+            (b.get("name").and_then(Value::as_str) == Some(name)
+                && b.get("type").and_then(Value::as_str) == Some("json"))
+            .then(|| b.get("json"))
+            .flatten()
+        })
+    }
+}

@@ -1,0 +1,187 @@
+//! Checks through the network that a deploy or rollback did what it meant to: does the public
+//! URL answer with our marker, does a WebSocket upgrade work, is the platform path healthy.
+//! HTTP and DNS go through the probes (our resolvers and `--resolve` pins).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Settings;
+
+/// The header every answer through the Worker carries.
+pub const MARKER_HEADER: &str = "x-failover-proxy";
+
+/// What one GET of the public URL showed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MarkerCheck {
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The marker header's value, when present.
+    pub marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One GET of the public URL at the health path, through our resolvers and `--resolve` pins.
+pub async fn public_marker(settings: &Settings) -> MarkerCheck {
+    let url = settings
+        .service
+        .public_url
+        .join(&settings.service.health_path)
+        .unwrap_or_else(|_| settings.service.public_url.clone());
+    let answer = crate::probe::get(settings, &url).await;
+    MarkerCheck {
+        url: url.to_string(),
+        status: answer.status,
+        marker: answer.header(MARKER_HEADER).map(crate::ui::sanitize),
+        error: answer
+            .failure
+            .as_ref()
+            .map(|(_, detail)| crate::ui::excerpt(detail, 200)),
+    }
+}
+
+/// Polls the public URL until the marker is `present` (or absent), at most `attempts` times:
+/// the edge and resolvers take a moment to see a change.
+pub async fn await_marker(
+    settings: &Settings,
+    script: &str,
+    present: bool,
+    attempts: u32,
+    interval: Duration,
+) -> (bool, MarkerCheck) {
+    let mut last = public_marker(settings).await;
+    for _ in 1..attempts.max(1) {
+        if matches_want(&last, script, present) {
+            break;
+        }
+        tokio::time::sleep(interval).await;
+        last = public_marker(settings).await;
+    }
+    (matches_want(&last, script, present), last)
+}
+
+fn matches_want(check: &MarkerCheck, script: &str, present: bool) -> bool {
+    if present {
+        check.marker.as_deref() == Some(script)
+    } else {
+        check.status.is_some() && check.marker.as_deref() != Some(script)
+    }
+}
+
+/// Where `host:port` connects: a `--resolve` pin, else the system resolver.
+async fn resolve(settings: &Settings, host: &str, port: u16) -> Result<SocketAddr, String> {
+    if let Some(pin) = settings
+        .probe
+        .pins
+        .iter()
+        .find(|p| p.host.eq_ignore_ascii_case(host) && p.port == port)
+    {
+        return Ok(SocketAddr::new(pin.addr, port));
+    }
+    let lookup = tokio::time::timeout(
+        settings.dns.timeout,
+        tokio::net::lookup_host((host.to_owned(), port)),
+    )
+    .await
+    .map_err(|_| format!("{host}: lookup timed out"))?
+    .map_err(|e| format!("{host}: {e}"))?;
+    let addrs: Vec<SocketAddr> = lookup.collect();
+    addrs
+        .first()
+        .copied()
+        .ok_or_else(|| format!("{host}: no addresses"))
+}
+
+/// A WebSocket upgrade at `path` on the public host: `Ok` when it answers 101.
+pub async fn websocket(settings: &Settings, path: &str) -> Result<(), String> {
+    let public = &settings.service.public_url;
+    let mut url = public.clone();
+    url.set_path(path);
+    let ws_scheme = if public.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
+    url.set_scheme(ws_scheme)
+        .map_err(|()| "cannot form the WebSocket URL".to_owned())?;
+    let host = public.host_str().unwrap_or_default().to_owned();
+    let port = public.port_or_known_default().unwrap_or(443);
+    let addr = resolve(settings, &host, port).await?;
+    let attempt = async {
+        let tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        let (mut ws, resp) = tokio_tungstenite::client_async_tls(url.as_str(), tcp)
+            .await
+            .map_err(|e| format!("upgrade: {e}"))?;
+        let _ = ws.close(None).await;
+        if resp.status().as_u16() == 101 {
+            Ok(())
+        } else {
+            Err(format!("answered {}", resp.status()))
+        }
+    };
+    tokio::time::timeout(settings.probe.timeout, attempt)
+        .await
+        .map_err(|_| "timed out".to_owned())?
+}
+
+/// Is the platform's own path healthy: does its DNS target resolve on our resolvers, does the
+/// origin answer its health path?
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlatformHealth {
+    pub healthy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_target: Option<String>,
+    pub target_resolves: bool,
+    pub origin_healthy: bool,
+    /// One line each, for people.
+    pub evidence: Vec<String>,
+}
+
+impl PlatformHealth {
+    pub fn summary(&self) -> String {
+        if self.evidence.is_empty() {
+            format!(
+                "DNS target {}; origin {}",
+                if self.target_resolves {
+                    "resolves"
+                } else {
+                    "fails"
+                },
+                if self.origin_healthy {
+                    "answers"
+                } else {
+                    "fails"
+                }
+            )
+        } else {
+            self.evidence.join("; ")
+        }
+    }
+}
+
+/// The probes' platform health. `dns_target` is used when the config names none: after a
+/// deploy the public host is proxied, so its CNAME chain no longer shows the platform's target,
+/// while the record Cloudflare holds still does.
+pub async fn platform_health(settings: &Settings, dns_target: Option<&str>) -> PlatformHealth {
+    let mut settings = settings.clone();
+    if settings.service.dns_target.is_none() {
+        settings.service.dns_target = dns_target.map(str::to_owned);
+    }
+    let h = crate::probe::platform_health(&settings).await;
+    PlatformHealth {
+        healthy: h.healthy(),
+        dns_target: h.dns_target.clone(),
+        target_resolves: h.target_resolves,
+        origin_healthy: h.origin_healthy,
+        evidence: h
+            .evidence
+            .iter()
+            .map(|e| crate::ui::excerpt(e, 200))
+            .collect(),
+    }
+}

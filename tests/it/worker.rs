@@ -1,0 +1,872 @@
+//! The rendered proxy Worker running in the real Workers runtime (workerd), in front of real
+//! loopback origins: what a browser and an API client see through it.
+//!
+//! Without workerd these tests fail under CI=true and skip loudly otherwise; install it with
+//! `npm install` at the repository root (package.json pins it).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use failover::sandbox::origin::{pattern_byte, OriginHandle};
+use failover::sandbox::workerd::{self, WorkerScript, Workerd};
+use failover::worker::{self, WorkerSpec, COMPATIBILITY_DATE, MARKER_HEADER};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{failover as failover_cmd, run, Scratch};
+
+const PUBLIC: &str = "https://api.example.com";
+const SCRIPT: &str = "failover-api-example-com";
+/// A hang guard, not a timing assertion.
+const GUARD: Duration = Duration::from_secs(120);
+
+/// The workerd binary, or `None` after saying loudly that the test is skipped; under CI a
+/// missing runtime is a failure, since the proof would silently vanish.
+fn workerd_binary() -> Option<PathBuf> {
+    match workerd::locate(std::env::var("FAILOVER_WORKERD").ok().as_deref()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+            if ci {
+                panic!("CI=true and the Workers runtime is missing: {e}");
+            }
+            eprintln!("\n=== SKIPPED: {e} ===\n");
+            None
+        }
+    }
+}
+
+struct Rig {
+    origins: Vec<OriginHandle>,
+    runtime: Workerd,
+    client: reqwest::Client,
+}
+
+impl Rig {
+    /// `n` origins behind our rendered Worker; `None` when workerd is missing (and not in CI).
+    async fn start(n: usize) -> Option<Rig> {
+        let bin = workerd_binary()?;
+        let mut origins = Vec::new();
+        for i in 0..n {
+            origins.push(
+                OriginHandle::start(["primary", "secondary", "tertiary"][i])
+                    .await
+                    .unwrap(),
+            );
+        }
+        let spec = spec(origins.iter().map(|o| o.url()).collect());
+        let script = worker::render(worker::TEMPLATE, &spec).unwrap();
+        let runtime = start_runtime(&bin, script);
+        Some(Rig {
+            origins,
+            runtime,
+            client: client(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.runtime.url())
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+fn spec(origins: Vec<String>) -> WorkerSpec {
+    WorkerSpec {
+        script_name: worker::script_name("api.example.com"),
+        public_url: PUBLIC.to_owned(),
+        origins,
+        marker_header: MARKER_HEADER.to_owned(),
+        attempt_timeout_ms: 10_000,
+        retry_body_limit: worker::DEFAULT_RETRY_BODY_LIMIT,
+    }
+}
+
+fn start_runtime(bin: &std::path::Path, script: String) -> Workerd {
+    Workerd::start(
+        bin,
+        &WorkerScript {
+            script,
+            bindings: vec![],
+            compatibility_date: COMPATIBILITY_DATE.to_owned(),
+        },
+    )
+    .unwrap()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .timeout(GUARD)
+        .build()
+        .unwrap()
+}
+
+fn marker(r: &reqwest::Response) -> Option<&str> {
+    r.headers().get(MARKER_HEADER).and_then(|v| v.to_str().ok())
+}
+
+fn header<'a>(echo: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    echo["headers"][name][0].as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_methods_bodies_query_and_forwarded_headers() {
+    let Some(rig) = Rig::start(1).await else {
+        return;
+    };
+    #[track_caller]
+    fn check(echo: &serde_json::Value, method: &str, path: &str, query: Option<&str>, body: &str) {
+        assert_eq!(echo["method"], method, "{echo}");
+        assert_eq!(echo["path"], path, "{echo}");
+        assert_eq!(echo["query"].as_str(), query, "{echo}");
+        assert_eq!(echo["body"], body, "{echo}");
+        assert_eq!(echo["origin"], "primary", "{echo}");
+    }
+    let c = &rig.client;
+    let cases = [
+        (reqwest::Method::GET, "/api/items?a=1&b=two%20words&a=3", ""),
+        (reqwest::Method::POST, "/api/items", "{\"name\":\"widget\"}"),
+        (
+            reqwest::Method::PUT,
+            "/api/items/7?force=true",
+            "replace me",
+        ),
+        (reqwest::Method::PATCH, "/api/items/7", "patch"),
+        (reqwest::Method::DELETE, "/api/items/7", "why"),
+    ];
+    for (method, path_q, body) in cases {
+        let r = c
+            .request(method.clone(), rig.url(path_q))
+            .header("content-type", "application/json")
+            .header("cf-connecting-ip", "203.0.113.9")
+            .header("x-forwarded-host", "evil.example")
+            .header("connection", "keep-alive, x-drop-me")
+            .header("x-drop-me", "1")
+            .header("proxy-authorization", "Basic Zm9vOmJhcg==")
+            .header("x-keep-me", "kept")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(marker(&r), Some(SCRIPT));
+        let echo: serde_json::Value = r.json().await.unwrap();
+        let (path, query) = match path_q.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_q, None),
+        };
+        check(&echo, method.as_str(), path, query, body);
+        assert_eq!(header(&echo, "x-forwarded-host"), Some("api.example.com"));
+        assert_eq!(header(&echo, "x-forwarded-proto"), Some("https"));
+        assert_eq!(header(&echo, "x-forwarded-for"), Some("203.0.113.9"));
+        assert_eq!(header(&echo, "x-keep-me"), Some("kept"));
+        assert_eq!(header(&echo, "x-drop-me"), None, "{echo}");
+        assert_eq!(header(&echo, "proxy-authorization"), None, "{echo}");
+        let origin_host = rig.origins[0].addr().to_string();
+        assert_eq!(header(&echo, "host"), Some(origin_host.as_str()));
+    }
+    let head = rig.client.head(rig.url("/api/items")).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(marker(&head), Some(SCRIPT));
+    assert!(head.bytes().await.unwrap().is_empty());
+    let hop = rig.get("/hop-by-hop").await;
+    assert_eq!(hop.status(), 200);
+    assert_eq!(hop.headers()["x-end-to-end"], "kept");
+    for name in [
+        "x-conn-private",
+        "keep-alive",
+        "proxy-authenticate",
+        "trailer",
+    ] {
+        assert!(hop.headers().get(name).is_none(), "{name} passed through");
+    }
+    let none = rig.get("/status/204").await;
+    assert_eq!(none.status(), 204);
+    assert_eq!(marker(&none), Some(SCRIPT));
+    assert_eq!(rig.origins[0].hits(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_returned_and_origin_locations_rewritten() {
+    let Some(rig) = Rig::start(1).await else {
+        return;
+    };
+    let origin = rig.origins[0].addr();
+    let foreign = "https://foreign.example/elsewhere?q=1#top".to_owned();
+    let table = [
+        ("/redirect/relative", "/echo/after?x=1#frag".to_owned()),
+        (
+            "/redirect/absolute",
+            "https://api.example.com/echo/after?x=1#frag".to_owned(),
+        ),
+        (
+            "/redirect/protocol-relative",
+            "https://api.example.com/echo/after?x=1#frag".to_owned(),
+        ),
+        ("/redirect/foreign", foreign),
+    ];
+    for (path, expected) in table {
+        let r = rig.get(path).await;
+        assert_eq!(r.status(), 302, "{path}");
+        assert_eq!(marker(&r), Some(SCRIPT), "{path}");
+        let loc = r.headers()["location"].to_str().unwrap();
+        assert_eq!(loc, expected, "{path}");
+        assert!(!loc.contains(&origin.to_string()), "{path}: origin leaked");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_cookies_stay_separate_with_origin_domains_rewritten() {
+    let Some(rig) = Rig::start(1).await else {
+        return;
+    };
+    let r = rig.get("/cookies").await;
+    assert_eq!(r.status(), 200);
+    let cookies: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    assert_eq!(
+        cookies,
+        [
+            "session=abc; Path=/; Domain=api.example.com; HttpOnly; Secure; SameSite=None",
+            "pref=dark; domain=.api.example.com; Path=/",
+            "theme=x; Expires=Wed, 21 Oct 2099 07:28:00 GMT; Path=/",
+            "other=1; Domain=other.example; Path=/",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_and_credentialed_request_as_a_browser_sends_them() {
+    let Some(rig) = Rig::start(1).await else {
+        return;
+    };
+    let app = "https://app.example.com";
+    let pre = rig
+        .client
+        .request(reqwest::Method::OPTIONS, rig.url("/api/items/7"))
+        .header("origin", app)
+        .header("access-control-request-method", "PUT")
+        .header("access-control-request-headers", "content-type,x-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(marker(&pre), Some(SCRIPT));
+    let h = pre.headers();
+    assert_eq!(h["access-control-allow-origin"], app);
+    assert_eq!(h["access-control-allow-credentials"], "true");
+    assert_eq!(h["access-control-allow-headers"], "content-type,x-token");
+    assert!(h["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("PUT"));
+
+    let r = rig
+        .client
+        .put(rig.url("/api/items/7"))
+        .header("origin", app)
+        .header("cookie", "session=abc; pref=dark")
+        .header("x-token", "t")
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["access-control-allow-origin"], app);
+    assert_eq!(r.headers()["access-control-allow-credentials"], "true");
+    let echo: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(header(&echo, "cookie"), Some("session=abc; pref=dark"));
+    assert_eq!(header(&echo, "origin"), Some(app));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_events_arrive_one_by_one() {
+    let Some(rig) = Rig::start(1).await else {
+        return;
+    };
+    // The origin sends each event after the first only once the previous one reached us, so a
+    // proxy that buffered the stream would never deliver the first and this would hang.
+    let r = rig.get("/sse?n=4&gated=1").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    assert_eq!(marker(&r), Some(SCRIPT));
+    let mut body = r.bytes_stream();
+    let mut text = String::new();
+    let mut seen = 0;
+    while seen < 4 {
+        let chunk = tokio::time::timeout(GUARD, body.next())
+            .await
+            .expect("the next event never arrived: the stream is buffered")
+            .expect("stream ended early")
+            .unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+        let now = text.matches("\n\n").count();
+        for _ in seen..now {
+            rig.origins[0].release_sse_event();
+        }
+        seen = now;
+    }
+    for i in 0..4 {
+        assert!(text.contains(&format!("id: {i}\nevent: tick\ndata: {{\"n\":{i}}}\n\n")));
+    }
+}
+
+/// Samples the runtime's RSS until told to stop; returns the peak.
+fn watch_rss(
+    pid: u32,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<u64>,
+) {
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut peak = 0;
+        loop {
+            peak = peak.max(workerd::rss_bytes(pid).unwrap_or(0));
+            tokio::select! {
+                _ = &mut stopped => return peak,
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
+    });
+    (stop, task)
+}
+
+const MB: u64 = 1024 * 1024;
+/// Generous: the runtime's own heap may grow a little; a buffered 100 MB body cannot hide in it.
+const RSS_GROWTH_LIMIT: u64 = 150 * MB;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_200_mb_download_streams_without_the_runtime_growing() {
+    let Some(rig) = Rig::start(1).await else {
+        return;
+    };
+    let total = 200 * MB;
+    let before = rig.runtime.rss_bytes().unwrap();
+    let (stop, peak) = watch_rss(rig.runtime.pid());
+    let r = rig.get(&format!("/download?bytes={total}")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(marker(&r), Some(SCRIPT));
+    let mut body = r.bytes_stream();
+    let mut offset = 0u64;
+    let mut intact = true;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.unwrap();
+        intact &= chunk
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern_byte(offset + i as u64));
+        offset += chunk.len() as u64;
+    }
+    let after = rig.runtime.rss_bytes().unwrap();
+    let _ = stop.send(());
+    let peak = peak.await.unwrap().max(after);
+    assert_eq!(offset, total);
+    assert!(intact, "download bytes changed on the way");
+    assert!(
+        peak.saturating_sub(before) < RSS_GROWTH_LIMIT,
+        "workerd grew from {} MB to a peak of {} MB during a {} MB download",
+        before / MB,
+        peak / MB,
+        total / MB
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_100_mb_upload_streams_without_the_runtime_growing() {
+    let Some(rig) = Rig::start(1).await else {
+        return;
+    };
+    let total = 100 * MB;
+    let chunk = 256 * 1024u64;
+    let stream = futures::stream::iter((0..total / chunk).map(move |i| {
+        let start = i * chunk;
+        let bytes: Vec<u8> = (start..start + chunk).map(pattern_byte).collect();
+        Ok::<_, std::io::Error>(bytes)
+    }));
+    let before = rig.runtime.rss_bytes().unwrap();
+    let (stop, peak) = watch_rss(rig.runtime.pid());
+    let r = rig
+        .client
+        .post(rig.url("/upload"))
+        .body(reqwest::Body::wrap_stream(stream))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(marker(&r), Some(SCRIPT));
+    let got: serde_json::Value = r.json().await.unwrap();
+    let after = rig.runtime.rss_bytes().unwrap();
+    let _ = stop.send(());
+    let peak = peak.await.unwrap().max(after);
+    assert_eq!(got["bytes"], total);
+    assert_eq!(got["intact"], true);
+    assert!(
+        peak.saturating_sub(before) < RSS_GROWTH_LIMIT,
+        "workerd grew from {} MB to a peak of {} MB during a {} MB upload",
+        before / MB,
+        peak / MB,
+        total / MB
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_echo_through_the_proxy() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let Some(rig) = Rig::start(1).await else {
+        return;
+    };
+    let url = format!("ws://{}/ws", rig.runtime.addr());
+    let mut req = url.into_client_request().unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "v2.unknown, superchat".parse().unwrap(),
+    );
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(64 << 20))
+        .max_frame_size(Some(64 << 20));
+    let (mut ws, resp) = tokio::time::timeout(
+        GUARD,
+        tokio_tungstenite::connect_async_with_config(req, Some(config), true),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(resp.status(), 101);
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "superchat");
+    // The origin's 101 comes back untouched: no marker added to it.
+    assert!(resp.headers().get(MARKER_HEADER).is_none());
+
+    async fn round_trip<S>(ws: &mut S, msg: Message) -> Message
+    where
+        S: futures::Sink<Message>
+            + futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
+            + Unpin,
+        <S as futures::Sink<Message>>::Error: std::fmt::Debug,
+    {
+        ws.send(msg).await.unwrap();
+        tokio::time::timeout(GUARD, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+    }
+
+    let text = "hello, 世界";
+    assert_eq!(
+        round_trip(&mut ws, Message::text(text)).await,
+        Message::text(text)
+    );
+    let bin: Vec<u8> = (0..=255u8).collect();
+    assert_eq!(
+        round_trip(&mut ws, Message::binary(bin.clone())).await,
+        Message::binary(bin)
+    );
+    let big: Vec<u8> = (0..16u64 << 20).map(pattern_byte).collect();
+    match round_trip(&mut ws, Message::binary(big.clone())).await {
+        Message::Binary(b) => assert!(b[..] == big[..], "16 MiB message changed"),
+        other => panic!("expected the 16 MiB binary echo, got {other:?}"),
+    }
+    ws.send(Message::text("close 4001 bye")).await.unwrap();
+    let close = loop {
+        match tokio::time::timeout(GUARD, ws.next()).await.unwrap() {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => continue,
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let frame = close.expect("close frame with a code");
+    assert_eq!(u16::from(frame.code), 4001);
+    assert_eq!(frame.reason.as_str(), "bye");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_down_gives_a_502_with_a_body_and_the_marker() {
+    let Some(mut rig) = Rig::start(1).await else {
+        return;
+    };
+    let gone = rig.origins.pop().unwrap();
+    let gone_addr = gone.addr().to_string();
+    drop(gone);
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let r = rig
+            .client
+            .request(method.clone(), rig.url("/api/items"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502, "{method}");
+        assert_eq!(marker(&r), Some(SCRIPT), "{method}");
+        let body = r.text().await.unwrap();
+        assert!(body.starts_with("502 Bad Gateway"), "{method}: {body:?}");
+        assert!(
+            !body.contains(&gone_addr),
+            "{method}: the origin leaked: {body:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotent_requests_fall_over_to_the_next_origin() {
+    let Some(mut rig) = Rig::start(3).await else {
+        return;
+    };
+    #[track_caller]
+    fn served_by(echo: &serde_json::Value, origin: &str, body: &str) {
+        assert_eq!(echo["origin"], origin, "{echo}");
+        assert_eq!(echo["body"], body, "{echo}");
+    }
+
+    // Primary answering 503: GET and a PUT with a small body go to the secondary.
+    rig.origins[0].set_failing(true);
+    let echo: serde_json::Value = rig.get("/a").await.json().await.unwrap();
+    served_by(&echo, "secondary", "");
+    let r = rig
+        .client
+        .put(rig.url("/a"))
+        .body("small body")
+        .send()
+        .await
+        .unwrap();
+    served_by(&r.json().await.unwrap(), "secondary", "small body");
+    assert_eq!(rig.origins[0].hits(), 2, "the primary was tried first");
+
+    // POST is not idempotent: it gets the primary's answer, marked.
+    let r = rig
+        .client
+        .post(rig.url("/a"))
+        .body("p")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(marker(&r), Some(SCRIPT));
+    assert_eq!(
+        rig.origins[1].hits(),
+        2,
+        "POST must not reach the secondary"
+    );
+
+    // Primary gone (connect failure) and secondary 503: the third serves.
+    rig.origins[1].set_failing(true);
+    let third_hits = rig.origins[2].hits();
+    let secondary = rig.origins.remove(1);
+    drop(rig.origins.remove(0));
+    let echo: serde_json::Value = rig.get("/b?q=1").await.json().await.unwrap();
+    served_by(&echo, "tertiary", "");
+    assert_eq!(echo["query"], "q=1");
+    assert_eq!(rig.origins[0].hits(), third_hits + 1);
+    assert_eq!(secondary.hits(), 3);
+
+    // All failing: the last origin's answer comes back, marked.
+    rig.origins[0].set_failing(true);
+    let r = rig.get("/c").await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(marker(&r), Some(SCRIPT));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_primary_is_abandoned_after_the_attempt_timeout() {
+    let Some(bin) = workerd_binary() else {
+        return;
+    };
+    let primary = OriginHandle::start("primary").await.unwrap();
+    let secondary = OriginHandle::start("secondary").await.unwrap();
+    primary.set_stalled(true);
+    let mut s = spec(vec![primary.url(), secondary.url()]);
+    s.attempt_timeout_ms = 300;
+    let runtime = start_runtime(&bin, worker::render(worker::TEMPLATE, &s).unwrap());
+    let r = client()
+        .get(format!("{}/slow", runtime.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let echo: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(echo["origin"], "secondary");
+    assert_eq!(primary.hits(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_idempotent_body_streams_to_the_primary_only() {
+    let Some(rig) = Rig::start(2).await else {
+        return;
+    };
+    rig.origins[0].set_failing(true);
+    // Over the retry limit: keeping it for a second try would mean buffering it.
+    let size = worker::DEFAULT_RETRY_BODY_LIMIT as usize + 1;
+    let r = rig
+        .client
+        .put(rig.url("/upload"))
+        .body(vec![0u8; size])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(marker(&r), Some(SCRIPT));
+    assert_eq!(rig.origins[1].hits(), 0);
+    // Unsized (chunked): its length is unknown, so it is not held either.
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(vec![1u8; 10])]);
+    let r = rig
+        .client
+        .put(rig.url("/upload"))
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(rig.origins[1].hits(), 0);
+    // At the limit it is kept and retried.
+    let body: Vec<u8> = (0..worker::DEFAULT_RETRY_BODY_LIMIT)
+        .map(pattern_byte)
+        .collect();
+    let r = rig
+        .client
+        .put(rig.url("/upload"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let got: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(got["bytes"], worker::DEFAULT_RETRY_BODY_LIMIT);
+    assert_eq!(got["intact"], true);
+    assert_eq!(r_origin_hits(&rig), (3, 1));
+}
+
+fn r_origin_hits(rig: &Rig) -> (u64, u64) {
+    (rig.origins[0].hits(), rig.origins[1].hits())
+}
+
+/// Sends raw bytes to the runtime and returns the response head and body.
+async fn raw(addr: std::net::SocketAddr, request: &str) -> (String, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(GUARD, s.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_paths_and_headers_cannot_move_the_target() {
+    let Some(rig) = Rig::start(1).await else {
+        return;
+    };
+    let addr = rig.runtime.addr();
+    #[track_caller]
+    fn check(head: &str, body: &str, path: &str) {
+        assert!(head.starts_with("http/1.1 200"), "{head}\n{body}");
+        assert!(head.contains("x-origin: primary"), "{head}");
+        assert!(
+            head.contains(&format!("{MARKER_HEADER}: {SCRIPT}")),
+            "{head}"
+        );
+        // Chunked bodies carry size lines; the JSON object sits between the braces.
+        let json = &body[body.find('{').unwrap()..=body.rfind('}').unwrap()];
+        let echo: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(echo["path"], path, "{echo}");
+        assert_eq!(
+            echo["headers"]["x-forwarded-host"][0], "api.example.com",
+            "{echo}"
+        );
+    }
+    let table = [
+        (
+            "GET //evil.example/x HTTP/1.1\r\nHost: a\r\n",
+            "//evil.example/x",
+        ),
+        (
+            "GET ///evil.example/x HTTP/1.1\r\nHost: a\r\n",
+            "///evil.example/x",
+        ),
+        (
+            "GET http://evil.example/steal HTTP/1.1\r\nHost: evil.example\r\n",
+            "/steal",
+        ),
+        (
+            "GET /x HTTP/1.1\r\nHost: evil.example\r\nX-Forwarded-Host: evil.example\r\n",
+            "/x",
+        ),
+        (
+            "GET /@evil.example/x HTTP/1.1\r\nHost: a\r\n",
+            "/@evil.example/x",
+        ),
+        (
+            "GET /%2F%2Fevil.example HTTP/1.1\r\nHost: a\r\n",
+            "/%2F%2Fevil.example",
+        ),
+    ];
+    for (i, (head, path)) in table.into_iter().enumerate() {
+        let (rhead, body) = raw(addr, &format!("{head}Connection: close\r\n\r\n")).await;
+        check(&rhead, &body, path);
+        assert_eq!(rig.origins[0].hits(), i as u64 + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_strings_round_trip_exactly_in_the_runtime() {
+    let Some(bin) = workerd_binary() else {
+        return;
+    };
+    let nasty = "q\"s'b\\n</script><!-- \u{2028}\u{2029}\n\r\t`${x}` & <> é 😀 \u{0}";
+    let mut s = spec(vec!["http://127.0.0.1:9".into()]);
+    s.script_name = nasty.to_owned();
+    s.public_url = format!("https://api.example.com/?{nasty}");
+    let template = "const CONFIG = {{ config_json }};\n\
+        export default { fetch() { return new Response(JSON.stringify(CONFIG)); } };\n";
+    let runtime = start_runtime(&bin, worker::render(template, &s).unwrap());
+    let got: serde_json::Value = client()
+        .get(runtime.url())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, serde_json::to_value(&s).unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn print_script_output_runs_as_it_is() {
+    let dir = Scratch::new();
+    let origin = OriginHandle::start("primary").await.unwrap();
+    dir.write(
+        "failover.toml",
+        &format!(
+            "[service]\npublic_url = \"https://api.example.com\"\norigin = [\"{}\"]\n",
+            origin.url()
+        ),
+    );
+    let out = run(failover_cmd(dir.path()).args(["deploy-proxy", "--print-script"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("export default"));
+    assert!(out.stdout.contains(&origin.url()));
+    let doc =
+        run(failover_cmd(dir.path()).args(["deploy-proxy", "--print-script", "--json"])).json();
+    assert_eq!(doc["schema"], "failover.worker-script/v1");
+    assert_eq!(doc["script_name"], SCRIPT);
+    assert_eq!(doc["compatibility_date"], COMPATIBILITY_DATE);
+    assert_eq!(doc["script"], out.stdout.as_str());
+    assert!(
+        !dir.path().join(".failover").exists(),
+        "print-script wrote state"
+    );
+    let Some(bin) = workerd_binary() else {
+        return;
+    };
+    let runtime = start_runtime(&bin, out.stdout);
+    let r = client()
+        .get(format!("{}/hello?x=1", runtime.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(marker(&r), Some(SCRIPT));
+    let echo: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(echo["path"], "/hello");
+    assert_eq!(origin.hits(), 1);
+}
+
+#[test]
+fn print_script_uses_a_custom_template_and_rejects_undefined_names() {
+    let dir = Scratch::new();
+    dir.write("failover.toml", "[service]\npublic_url = \"https://api.example.com\"\norigin = \"https://app.herokuapp.com\"\n");
+    dir.write(
+        "mine.js",
+        "// {{ script_name }}\nconst C = {{ config_json }};\n",
+    );
+    let out = run(failover_cmd(dir.path()).args([
+        "deploy-proxy",
+        "--print-script",
+        "--template",
+        "mine.js",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("// failover-api-example-com\nconst C = {"),
+        "{}",
+        out.stdout
+    );
+    dir.write("bad.js", "{{ no_such_thing }}");
+    let out = run(failover_cmd(dir.path()).args([
+        "deploy-proxy",
+        "--print-script",
+        "--template",
+        "bad.js",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout on failure: {}",
+        out.stdout
+    );
+    assert!(out.stderr.contains("undefined"), "{}", out.stderr);
+}
+
+#[test]
+fn a_broken_script_is_reported_with_the_runtime_log() {
+    let Some(bin) = workerd_binary() else {
+        return;
+    };
+    let err = Workerd::start(
+        &bin,
+        &WorkerScript {
+            script: "export default {".to_owned(),
+            bindings: vec![],
+            compatibility_date: COMPATIBILITY_DATE.to_owned(),
+        },
+    )
+    .err()
+    .expect("a script that does not parse must not start");
+    let msg = format!("{err:#}");
+    assert!(msg.contains("workerd exited before listening"), "{msg}");
+    assert!(msg.to_lowercase().contains("syntaxerror"), "{msg}");
+}
+
+#[test]
+fn print_script_without_a_config_is_a_config_error() {
+    let dir = Scratch::new();
+    let out = run(failover_cmd(dir.path()).args(["deploy-proxy", "--print-script"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stdout.is_empty(), "{}", out.stdout);
+    assert!(out.stderr.contains("failover.toml"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_origin_with_a_base_path_gets_it_prefixed() {
+    let Some(bin) = workerd_binary() else {
+        return;
+    };
+    let origin = OriginHandle::start("primary").await.unwrap();
+    let s = spec(vec![format!("{}/base/", origin.url())]);
+    let runtime = start_runtime(&bin, worker::render(worker::TEMPLATE, &s).unwrap());
+    let echo: serde_json::Value = client()
+        .get(format!("{}//evil.example/x?y=1", runtime.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(echo["path"], "/base//evil.example/x");
+    assert_eq!(echo["query"], "y=1");
+    assert_eq!(origin.hits(), 1);
+}
