@@ -524,6 +524,9 @@ pub struct StepPlan {
     pub note: Option<String>,
     /// `expect_status` of a team's own HTTP step.
     pub expect_status: Option<u16>,
+    /// The host whose Cloudflare DNS record a `cloudflare_record` step reads (the API is
+    /// configured; otherwise the step is skipped with what it needs).
+    pub cloudflare_record: Option<String>,
 }
 
 /// The runbook's steps as probe checks for these settings. The embedded runbooks produce
@@ -583,6 +586,7 @@ fn plan_step(
         skipped: Vec::new(),
         note: None,
         expect_status: None,
+        cloudflare_record: None,
     };
     let extra_id = format!("extra.{}", step.id);
     // `{origin}` stands for each origin in turn: one check per origin, as the standard set has.
@@ -766,17 +770,17 @@ fn plan_step(
             if cf.token.is_none() {
                 needs.push("CLOUDFLARE_API_TOKEN (or --api-token-file)");
             }
-            if cf.zone.is_none() {
-                needs.push("[cloudflare].zone");
+            if cf.account_id.is_none() {
+                needs.push("[cloudflare].account_id (or CLOUDFLARE_ACCOUNT_ID)");
             }
-            let reason = if needs.is_empty() {
-                "not read: diagnose does not call the Cloudflare API".to_owned()
-            } else {
-                format!(
-                    "reading the Cloudflare record needs {}",
-                    needs.join(" and ")
-                )
-            };
+            if needs.is_empty() {
+                plan.cloudflare_record = Some(target);
+                return plan;
+            }
+            let reason = format!(
+                "reading the Cloudflare record needs {}",
+                needs.join(" and ")
+            );
             skip(&mut plan, "cloudflare_record", &target, reason);
         }
     }
@@ -1010,6 +1014,7 @@ mod tests {
         let cf = &plans[2].skipped[0];
         assert_eq!((cf.kind, cf.status), ("cloudflare_record", Status::Skip));
         assert!(cf.detail.contains("CLOUDFLARE_API_TOKEN"), "{}", cf.detail);
+        assert_eq!(plans[2].cloudflare_record, None);
         assert!(plans[3].skipped[0]
             .detail
             .contains("no [[compare]] named \"mars\""));

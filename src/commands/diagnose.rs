@@ -13,10 +13,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::cli::{ApiArgs, DeployArgs, DiagnoseArgs};
+use crate::cloudflare::preflight;
 use crate::config::Settings;
 use crate::diagnose::{self, evidence_line, Action, CheckReport, ErrorKind, Status, Verdict};
 use crate::exit::{Exit, Fatal};
@@ -59,17 +61,25 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
     // A person at a terminal who asked for neither `--yes` nor quiet gets the walk-through.
     let walk =
         ctx.printer.interactive && !ctx.printer.yes && ctx.printer.verbosity != Verbosity::Quiet;
+    // A team's `cloudflare_record` steps read the zone beside the probes, under the same deadline.
+    let wanted: Vec<(usize, String)> = plans
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.cloudflare_record.clone().map(|name| (i, name)))
+        .collect();
+    let ids: Vec<String> = plans.iter().map(|p| p.step.id.clone()).collect();
+    let reading = tokio::spawn(read_records(settings.clone(), ids, wanted, deadline));
+    let records: Records = async move { reading.await.unwrap_or_default() }
+        .boxed()
+        .shared();
     let (observations, elapsed) = if walk {
-        walk_through(
-            &ctx.printer,
-            &settings,
-            &rb,
-            &plans,
-            &layout,
-            checks,
-            deadline,
-        )
-        .await?
+        let steps = Steps {
+            rb: &rb,
+            plans: &plans,
+            layout: &layout,
+            records: &records,
+        };
+        walk_through(&ctx.printer, &settings, &steps, checks, deadline).await?
     } else {
         let watch = Spinners {
             progress: ctx.printer.progress(),
@@ -79,7 +89,8 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
         let observations = probe::gather(&settings, &prober, checks, deadline, &watch).await;
         (observations, start.elapsed())
     };
-    let diagnosis = conclude(&plans, &layout, &observations);
+    let records = records.await;
+    let diagnosis = conclude(&plans, &layout, &observations, &records);
     let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
 
     record(&journal, &diagnosis, elapsed_ms)?;
@@ -157,6 +168,7 @@ fn conclude(
     plans: &[StepPlan],
     layout: &Layout,
     observations: &[Observation],
+    records: &[(usize, CheckReport)],
 ) -> diagnose::Diagnosis {
     let mut d = diagnose::decide(observations);
     for (index, observation) in observations.iter().enumerate() {
@@ -173,11 +185,103 @@ fn conclude(
             *line = after;
         }
     }
-    for report in plans.iter().flat_map(|p| &p.skipped) {
+    let added = plans.iter().enumerate().flat_map(|(step, p)| {
+        records
+            .iter()
+            .filter(move |(s, _)| *s == step)
+            .map(|(_, r)| r)
+            .chain(&p.skipped)
+    });
+    for report in added {
         d.evidence.push(evidence_line(report));
         d.checks.push(report.clone());
     }
     d
+}
+
+/// The Cloudflare record reads of a run, by step: awaited by the walk-through at their step
+/// and by the diagnosis at the end.
+type Records = Shared<BoxFuture<'static, Vec<(usize, CheckReport)>>>;
+
+/// Reads the host's DNS record in its Cloudflare zone for each `cloudflare_record` step:
+/// evidence only, read-only, bounded by the deadline. A record that cannot be read is skipped
+/// with the reason; no record at all is a failed check.
+async fn read_records(
+    settings: Settings,
+    step_ids: Vec<String>,
+    wanted: Vec<(usize, String)>,
+    deadline: Duration,
+) -> Vec<(usize, CheckReport)> {
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let start = Instant::now();
+    let session = preflight::session(&settings);
+    let read = |name: String| {
+        let (session, settings) = (&session, &settings);
+        async move {
+            let session = session.as_ref().map_err(|e| format!("{e:#}"))?;
+            let zone = preflight::find_zone(session, settings, &name)
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+            let records = session
+                .client
+                .dns_records(&zone.id, &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>((zone.name, records))
+        }
+    };
+    let reads = futures::future::join_all(wanted.iter().map(|(_, name)| read(name.clone())));
+    let results = tokio::time::timeout(deadline, reads).await;
+    let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    wanted
+        .iter()
+        .enumerate()
+        .map(|(i, (step, name))| {
+            let (status, error, detail) = match results.as_ref().map(|r| &r[i]) {
+                Err(_) => (
+                    Status::Skip,
+                    None,
+                    "unfinished at the deadline (probe.deadline_ms)".to_owned(),
+                ),
+                Ok(Err(why)) => (Status::Skip, None, format!("cannot read it: {why}")),
+                Ok(Ok((zone, records))) if records.is_empty() => (
+                    Status::Fail,
+                    Some(ErrorKind::NoRecords),
+                    format!("no DNS record named {name} in zone {zone}"),
+                ),
+                Ok(Ok((zone, records))) => (
+                    Status::Pass,
+                    None,
+                    records
+                        .iter()
+                        .map(|r| {
+                            format!(
+                                "{} {} ({}) in zone {zone}",
+                                r.record_type,
+                                r.content,
+                                if r.proxied { "proxied" } else { "DNS only" }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
+            };
+            let report = CheckReport {
+                id: format!("extra.{}", step_ids[*step]),
+                kind: "cloudflare_record",
+                target: excerpt(name, 200),
+                resolver: None,
+                status,
+                error,
+                // Names and contents come from the API: untrusted on a terminal.
+                detail: excerpt(&detail, 200),
+                elapsed_ms,
+            };
+            (*step, report)
+        })
+        .collect()
 }
 
 /// A team's own HTTP step passes on exactly the status it expects.
@@ -261,17 +365,30 @@ impl Watch for Events {
     }
 }
 
+/// What the walk-through walks: the runbook, its steps made concrete, which check is whose,
+/// and the Cloudflare record reads.
+struct Steps<'a> {
+    rb: &'a Runbook,
+    plans: &'a [StepPlan],
+    layout: &'a Layout,
+    records: &'a Records,
+}
+
 /// The interactive run: every check starts at once in the background, and the steps are shown
 /// one after the other as their checks finish.
 async fn walk_through(
     p: &Printer,
     settings: &Settings,
-    rb: &Runbook,
-    plans: &[StepPlan],
-    layout: &Layout,
+    steps: &Steps<'_>,
     checks: Vec<Check>,
     deadline: Duration,
 ) -> Result<(Vec<Observation>, Duration)> {
+    let Steps {
+        rb,
+        plans,
+        layout,
+        records,
+    } = *steps;
     let start = Instant::now();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let background = {
@@ -304,7 +421,8 @@ async fn walk_through(
             p.paint(&sanitize(&plan.step.title), Paint::Bold),
             p.paint(&sanitize(&plan.step.why), Paint::Dim)
         ));
-        let runs = !plan.checks.is_empty() || plan.learns_target;
+        let runs =
+            !plan.checks.is_empty() || plan.learns_target || plan.cloudflare_record.is_some();
         if !runs && plan.skipped.is_empty() {
             let note = plan
                 .note
@@ -331,10 +449,14 @@ async fn walk_through(
                 None => seen.all_done = true,
             }
         }
+        let mut reports = seen.reports(step, plans, layout);
+        if plan.cloudflare_record.is_some() {
+            let read = records.clone().await;
+            reports.extend(read.into_iter().filter(|(s, _)| *s == step).map(|(_, r)| r));
+        }
         if let Some(s) = spinner {
             s.clear();
         }
-        let reports = seen.reports(step, plans, layout);
         p.info(format!("    {}", step_line(p, plan, &reports)));
         if !stop {
             continue;
@@ -544,6 +666,7 @@ mod tests {
             skipped: Vec::new(),
             note: None,
             expect_status: None,
+            cloudflare_record: None,
         }
     }
 
@@ -611,7 +734,7 @@ mod tests {
             answered(plans[0].checks[0].clone(), 200),
             answered(plans[1].checks[0].clone(), 200),
         ];
-        let d = conclude(&plans, &layout, &observations);
+        let d = conclude(&plans, &layout, &observations, &[]);
         assert_eq!(d.verdict, Verdict::Healthy);
         let ping = &d.checks[1];
         assert_eq!(
@@ -634,7 +757,7 @@ mod tests {
             answered(plans[0].checks[0].clone(), 200),
             answered(plans[1].checks[0].clone(), 204),
         ];
-        let d = conclude(&plans, &layout, &observations);
+        let d = conclude(&plans, &layout, &observations, &[]);
         assert_eq!(d.checks[1].status, Status::Pass);
     }
 }
