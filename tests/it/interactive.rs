@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 use std::process::{Command, Stdio};
 
+use failover::sandbox::cloudflare::CloudflareSandbox;
 use failover::sandbox::dns::{Behaviour, DnsServer};
 use failover::sandbox::http::{Answer, HttpServer};
 use nix::sys::wait::WaitStatus;
@@ -20,6 +21,9 @@ const PUBLIC: &str = "api.example.test";
 // the sandbox authority, which is the only resolver any of these runs asks.
 const TARGET: &str = "haiku-word-123.herokudns.com";
 const ORIGIN: &str = "myapp-abc123.herokuapp.com";
+
+const TOKEN: &str = "interactive-test-token";
+const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
 
 /// Hang guard for every wait on the screen: generous, never a measure of speed.
 const SCREEN_TIMEOUT_MS: u64 = 90_000;
@@ -79,6 +83,18 @@ impl World {
         self.dns.addr().to_string()
     }
 
+    /// The sandbox Cloudflare API with the zone `example.test`, where the public host is a
+    /// proxied CNAME to the DNS target.
+    fn cloudflare(&self) -> CloudflareSandbox {
+        let cf = self
+            ._rt
+            .block_on(CloudflareSandbox::start(TOKEN, ACCOUNT))
+            .expect("cloudflare sandbox");
+        let zone = cf.add_zone("example.test", "free");
+        cf.add_dns_record(&zone, "CNAME", PUBLIC, TARGET, true);
+        cf
+    }
+
     /// What `failover init` would write, without asking it: the service and a tight deadline.
     fn write_config(&self, extra_service: &str) {
         self.dir.write(
@@ -113,6 +129,13 @@ impl World {
     fn pty(&self, args: &[String]) -> Screen {
         Screen::spawn(on_terminal(failover(self.dir.path()).args(args)))
     }
+}
+
+/// The command pointed at the sandbox Cloudflare API.
+fn with_api<'c>(cmd: &'c mut Command, cf: &CloudflareSandbox) -> &'c mut Command {
+    cmd.env("CLOUDFLARE_API_TOKEN", TOKEN)
+        .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+        .env("CLOUDFLARE_API_BASE_URL", cf.base_url().as_str())
 }
 
 /// A pseudo-terminal session: wait for text (with a hang guard), type keys, read the exit.
@@ -366,6 +389,36 @@ check = {{ kind = "cloudflare_record", name = "{{public_host}}" }}
     ] {
         assert!(human.stdout.contains(line), "lacks {line:?}:\n{}", human.stdout);
     }
+
+    // With the Cloudflare API configured, the record step reads the record, and changes nothing.
+    let cf = world.cloudflare();
+    let out = run(with_api(
+        failover(world.dir.path())
+            .arg("diagnose")
+            .arg("--json")
+            .args(world.probe_args()),
+        &cf,
+    ));
+    let doc = out.json();
+    assert_eq!(
+        (doc["verdict"].as_str(), out.code),
+        (Some("healthy"), 0),
+        "{doc:#}"
+    );
+    let record = checks(&doc, "extra.record");
+    assert_eq!(
+        (record[0]["status"].as_str(), record[0]["detail"].as_str()),
+        (
+            Some("pass"),
+            Some(format!("CNAME {TARGET} (proxied) in zone example.test").as_str())
+        ),
+        "{doc:#}"
+    );
+    assert!(!cf.calls().is_empty(), "the API was never asked");
+    assert!(
+        cf.calls().iter().all(|c| !c.mutates()),
+        "diagnose changed Cloudflare"
+    );
 
     // The database heals: the same step passes, and the verdict is still the platform's.
     db.set(Answer::ok());
@@ -621,5 +674,40 @@ fn a_broken_runbook_stops_diagnose_before_any_probe() {
         world.origin.hits() + world.edge.hits(),
         0,
         "a probe was sent"
+    );
+}
+
+/// Yes to the offer runs `failover deploy-proxy` there and then: its plan first, then its own
+/// question; declined here, so nothing changes in Cloudflare (exit 4, as deploy refuses).
+#[test]
+fn diagnose_offer_runs_deploy_with_the_plan_first() {
+    let world = World::new().outage();
+    world.write_config("");
+    let cf = world.cloudflare();
+    let mut args = vec!["diagnose".to_owned()];
+    args.extend(world.probe_args());
+    let mut cmd = failover(world.dir.path());
+    with_api(cmd.args(&args), &cf);
+    let mut screen = Screen::spawn(on_terminal(&mut cmd));
+    screen.wait_for("e: evidence");
+    screen.keys("a");
+    screen.wait_for("DNS TARGET FAILURE  action: deploy-proxy");
+    screen.wait_for("Deploy the emergency proxy now?");
+    screen.keys("y");
+    screen.wait_for(&format!("Plan for {PUBLIC} (zone example.test):"));
+    screen.wait_for(&format!(
+        "Deploy the emergency proxy failover-api-example-test for {PUBLIC}"
+    ));
+    screen.keys("n");
+    screen.wait_for("declined; nothing changed");
+    let (code, shown) = screen.exit();
+    assert_eq!(code, 4, "{shown}");
+    assert!(
+        cf.calls().iter().any(|c| !c.mutates()),
+        "deploy never read Cloudflare"
+    );
+    assert!(
+        cf.calls().iter().all(|c| !c.mutates()),
+        "a declined deploy changed Cloudflare"
     );
 }
