@@ -8,9 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::Settings;
-
-/// The header every answer through the Worker carries.
-pub const MARKER_HEADER: &str = "x-failover-proxy";
+use crate::worker::MARKER_HEADER;
 
 /// What one GET of the public URL showed.
 #[derive(Debug, Clone, Serialize, PartialEq)]
