@@ -86,6 +86,11 @@ Checks, all at once under one deadline ([probe].deadline_ms):
 Verdicts: healthy (exit 0); dns_target_failure, edge_failure -> deploy-proxy;
 origin_down, inconclusive -> escalate; proxy_active -> rollback when healthy (exit 3).
 
+The checks come from a runbook (--runbook, else service.runbook, else picked from the
+origin's platform; see `failover runbook list`). On a terminal, diagnose walks through the
+runbook's steps (e: evidence, Enter: next, a: run to the end) and offers to deploy the proxy
+when that is the action; --json, --no-input, --yes and -q print the report only.
+
 Examples:
   failover diagnose
   failover diagnose --json | jq .verdict
@@ -283,6 +288,9 @@ pub struct InitArgs {
     /// The Cloudflare account id
     #[arg(long, value_name = "ID")]
     pub account_id: Option<String>,
+    /// Ask this DNS resolver for the public host's CNAME (repeatable) [default: system]
+    #[arg(long = "resolver", value_name = "ADDR")]
+    pub resolvers: Vec<String>,
     /// Overwrite an existing file
     #[arg(long)]
     pub force: bool,

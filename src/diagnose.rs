@@ -452,6 +452,20 @@ pub fn platform_health(obs: &[Observation]) -> PlatformHealth {
     }
 }
 
+/// One check as an evidence line: mark, id, target, resolver, detail.
+pub fn evidence_line(r: &CheckReport) -> String {
+    let mark = match r.status {
+        Status::Pass => "ok  ",
+        Status::Warn => "warn",
+        Status::Fail => "FAIL",
+        Status::Skip => "skip",
+    };
+    match &r.resolver {
+        Some(res) => format!("{mark} {} {} @{}: {}", r.id, r.target, res, r.detail),
+        None => format!("{mark} {} {}: {}", r.id, r.target, r.detail),
+    }
+}
+
 /// The verdict. Cannot fail: missing evidence makes it `inconclusive`.
 pub fn decide(obs: &[Observation]) -> Diagnosis {
     let checks: Vec<CheckReport> = obs.iter().map(check_report).collect();
@@ -474,18 +488,7 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
     let target = target_state(obs);
     let platform = platform_health(obs);
     let mut evidence: Vec<String> = Vec::new();
-    let line = |r: &CheckReport| -> String {
-        let mark = match r.status {
-            Status::Pass => "ok  ",
-            Status::Warn => "warn",
-            Status::Fail => "FAIL",
-            Status::Skip => "skip",
-        };
-        match &r.resolver {
-            Some(res) => format!("{mark} {} {} @{}: {}", r.id, r.target, res, r.detail),
-            None => format!("{mark} {} {}: {}", r.id, r.target, r.detail),
-        }
-    };
+    let line = evidence_line;
     // The most telling first: what users get (the public URL, then its DNS), the target, the
     // origins, then the rest; within a role, in the order the checks ran.
     let rank = |o: &Observation| {
@@ -505,7 +508,7 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
     for (o, r) in ordered {
         let role = o.check.role;
         let telling = r.status != Status::Pass
-            || matches!(role, Role::Origin | Role::Compare)
+            || matches!(role, Role::Origin | Role::Compare | Role::Extra)
             || (role == Role::Public && matches!(o.check.spec, Spec::Http { .. }))
             || (role == Role::Target && target.failed.is_empty());
         if telling && !evidence.iter().any(|e| e == &line(r)) {

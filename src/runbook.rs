@@ -1,5 +1,6 @@
 //! Runbooks as data: parsing, validation (errors name file, line and field), the embedded
-//! defaults, override by id, and the Markdown a team pastes into its wiki. PURE but for `load`.
+//! defaults, override by id, the probe checks a runbook's steps stand for, and the Markdown a
+//! team pastes into its wiki. PURE but for `load`.
 //!
 //! A runbook names its steps in order; each step is a check of a built-in kind with parameters.
 //! Parameters may use placeholders filled from the settings at run time: {public_host},
@@ -7,10 +8,16 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
+use url::Url;
+
+use crate::config::Settings;
+use crate::diagnose::{CheckReport, Status};
+use crate::probe::{self, Spec};
 
 /// The runbooks compiled into the binary, so a fresh install has them.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -85,6 +92,17 @@ pub enum Role {
     Extra,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Public => "public",
+            Role::Target => "target",
+            Role::Origin => "origin",
+            Role::Extra => "extra",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Check {
@@ -149,6 +167,28 @@ impl Check {
                 .collect(),
             Check::Compare { .. } | Check::StatusPage { .. } => vec![],
         }
+    }
+
+    /// The roles that mean something for this kind: the verdict reads DNS for the public
+    /// chain and the target, HTTP for the public URL and the origins, WebSocket for the public
+    /// URL; anything else a team wants to watch is `extra`.
+    fn role_fits(&self) -> Result<(), String> {
+        let (role, allowed): (Role, &[Role]) = match self {
+            Check::Dns { role, .. } => (*role, &[Role::Public, Role::Target, Role::Extra]),
+            Check::Http { role, .. } => (*role, &[Role::Public, Role::Origin, Role::Extra]),
+            Check::Websocket { role, .. } => (*role, &[Role::Public, Role::Extra]),
+            _ => return Ok(()),
+        };
+        if allowed.contains(&role) {
+            return Ok(());
+        }
+        let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+        Err(format!(
+            "role {:?} does not apply to a {} check; use one of: {}",
+            role.as_str(),
+            self.kind(),
+            names.join(", ")
+        ))
     }
 
     /// One line saying what the check does, for `runbook show`.
@@ -268,11 +308,22 @@ pub fn parse(file: &str, text: &str) -> Result<Runbook, RunbookError> {
                 ));
             }
         }
+        if let Err(m) = s.check.role_fits() {
+            return Err(err(Some(span), &format!("step[{i}].check.role"), m));
+        }
         if let Check::Http {
             expect_status: Some(code),
+            role,
             ..
         } = s.check
         {
+            if role != Role::Extra {
+                return Err(err(
+                    Some(span),
+                    &format!("step[{i}].check.expect_status"),
+                    "is for a team's own checks (role = \"extra\"); the verdict judges public and origin answers itself".to_owned(),
+                ));
+            }
             if !(100..=599).contains(&code) {
                 return Err(err(
                     Some(span),
@@ -430,7 +481,7 @@ pub fn to_markdown(rb: &Runbook) -> String {
         "# {}\n\n`{}` · platform: {} · source: {}\n\n{}\n\n## Steps\n\n",
         rb.title, rb.id, rb.platform, rb.source, rb.summary
     );
-    md.push_str("`failover diagnose` runs every step at once, under one deadline, and prints the verdict.\n\n");
+    md.push_str("`failover diagnose` runs every step at once, under one deadline, and prints the verdict; on a terminal it walks through the steps one by one (`e` shows a step's evidence).\n\n");
     for (i, s) in rb.steps.iter().enumerate() {
         md.push_str(&format!(
             "{}. **{}** (`{}`)\n   - Check: {}\n   - Why: {}\n   - Pass: {}\n   - Fail: {}\n",
@@ -455,6 +506,285 @@ pub fn to_markdown(rb: &Runbook) -> String {
 | `origin_down` or `inconclusive` | escalate: a proxy cannot help |\n",
     );
     md
+}
+
+/// One step made concrete for a service: the probe checks it runs, or why it runs none.
+#[derive(Debug, Clone)]
+pub struct StepPlan {
+    pub step: Step,
+    /// The probe checks, in the order they join the run.
+    pub checks: Vec<probe::Check>,
+    /// The DNS target is learned from the public host's CNAME at run time; the target checks
+    /// the probe layer adds then belong to this step.
+    pub learns_target: bool,
+    /// A check that cannot run here, reported as skipped in the document (with its reason).
+    pub skipped: Vec<CheckReport>,
+    /// Why the step runs nothing (a placeholder without a value), for people only: the
+    /// document then looks exactly as it would without the step.
+    pub note: Option<String>,
+    /// `expect_status` of a team's own HTTP step.
+    pub expect_status: Option<u16>,
+    /// The host whose Cloudflare DNS record a `cloudflare_record` step reads (the API is
+    /// configured; otherwise the step is skipped with what it needs).
+    pub cloudflare_record: Option<String>,
+}
+
+/// The runbook's steps as probe checks for these settings. The embedded runbooks produce
+/// exactly [`probe::standard_checks`], in the same order; a team's `extra` steps add checks
+/// whose results are evidence only.
+pub fn plan(rb: &Runbook, settings: &Settings) -> Vec<StepPlan> {
+    let service = &settings.service;
+    let mut vars: BTreeMap<&str, String> = BTreeMap::new();
+    vars.insert("public_host", service.public_host().to_owned());
+    vars.insert("public_url", base(&service.public_url));
+    vars.insert("health_path", service.health_path.clone());
+    if let Some(target) = &service.dns_target {
+        vars.insert("dns_target", target.clone());
+    }
+    if let Some(path) = &service.websocket_path {
+        vars.insert("websocket_path", path.clone());
+    }
+    let standard = probe::standard_checks(settings);
+    let mut learning = false;
+    rb.steps
+        .iter()
+        .map(|step| plan_step(step, settings, &vars, &standard, &mut learning))
+        .collect()
+}
+
+/// Scheme, host and port: what `{public_url}` and `{origin}` stand for, so that
+/// `{origin}{health_path}` is the origin at its health path, as the standard checks probe it.
+fn base(url: &Url) -> String {
+    url[..url::Position::BeforePath].to_owned()
+}
+
+/// The first placeholder in `value` without a value.
+fn missing<'v>(value: &'v str, vars: &BTreeMap<&str, String>) -> Option<&'v str> {
+    let mut rest = value;
+    while let Some(start) = rest.find('{') {
+        let len = rest[start..].find('}')?;
+        let name = &rest[start + 1..start + len];
+        if !vars.contains_key(name) {
+            return Some(name);
+        }
+        rest = &rest[start + len + 1..];
+    }
+    None
+}
+
+fn plan_step(
+    step: &Step,
+    settings: &Settings,
+    vars: &BTreeMap<&str, String>,
+    standard: &[probe::Check],
+    learning: &mut bool,
+) -> StepPlan {
+    let mut plan = StepPlan {
+        step: step.clone(),
+        checks: Vec::new(),
+        learns_target: false,
+        skipped: Vec::new(),
+        note: None,
+        expect_status: None,
+        cloudflare_record: None,
+    };
+    let extra_id = format!("extra.{}", step.id);
+    // `{origin}` stands for each origin in turn: one check per origin, as the standard set has.
+    let expand_all = |value: &str| -> Result<Vec<String>, String> {
+        let origins: Vec<String> = if value.contains("{origin}") {
+            settings.service.origins.iter().map(base).collect()
+        } else {
+            vec![String::new()]
+        };
+        origins
+            .into_iter()
+            .map(|origin| {
+                let mut vars = vars.clone();
+                vars.insert("origin", origin);
+                expand(value, &vars)
+                    .ok_or_else(|| missing(value, &vars).unwrap_or_default().to_owned())
+            })
+            .collect()
+    };
+    let no_value = |name: &str| format!("skipped: {{{name}}} has no value in this configuration");
+    let skip = |plan: &mut StepPlan, kind: &'static str, target: &str, reason: String| {
+        plan.skipped.push(CheckReport {
+            id: extra_id.clone(),
+            kind,
+            target: crate::ui::excerpt(target, 200),
+            resolver: None,
+            status: Status::Skip,
+            error: None,
+            detail: crate::ui::excerpt(&reason, 200),
+            elapsed_ms: 0,
+        });
+    };
+    match &step.check {
+        Check::Dns { role, name } => {
+            let names = match expand_all(name) {
+                Ok(names) => names,
+                Err(m) if *role == Role::Target && m == "dns_target" && !*learning => {
+                    *learning = true;
+                    plan.learns_target = true;
+                    return plan;
+                }
+                Err(m) => {
+                    plan.note = Some(no_value(&m));
+                    return plan;
+                }
+            };
+            for name in names {
+                if *role == Role::Target {
+                    plan.checks.extend(probe::target_checks(settings, &name));
+                    continue;
+                }
+                // An IP literal has no name to resolve.
+                if name.trim_matches(['[', ']']).parse::<IpAddr>().is_ok() {
+                    plan.note = Some(format!("skipped: {name} is an address, not a name"));
+                    continue;
+                }
+                let (id, role) = match role {
+                    Role::Public => ("dns.public".to_owned(), probe::Role::Public),
+                    _ => (extra_id.clone(), probe::Role::Extra),
+                };
+                plan.checks
+                    .extend(settings.dns.resolvers.iter().map(|resolver| probe::Check {
+                        id: id.clone(),
+                        role,
+                        spec: Spec::DnsChain {
+                            host: name.clone(),
+                            resolver: resolver.clone(),
+                        },
+                        env: None,
+                    }));
+            }
+        }
+        Check::Http {
+            role,
+            url,
+            expect_status,
+        } => {
+            plan.expect_status = *expect_status;
+            let (id, role) = match role {
+                Role::Public => ("http.public".to_owned(), probe::Role::Public),
+                Role::Origin => ("http.origin".to_owned(), probe::Role::Origin),
+                _ => (extra_id.clone(), probe::Role::Extra),
+            };
+            match expand_all(url) {
+                Ok(urls) => {
+                    for u in urls {
+                        match Url::parse(&u) {
+                            Ok(url) => plan.checks.push(probe::Check {
+                                id: id.clone(),
+                                role,
+                                spec: Spec::Http { url },
+                                env: None,
+                            }),
+                            Err(e) => skip(&mut plan, "http", &u, format!("not a URL: {e}")),
+                        }
+                    }
+                }
+                Err(m) => plan.note = Some(no_value(&m)),
+            }
+        }
+        Check::Websocket { role, path, url } => {
+            let (id, role) = match role {
+                Role::Public => ("ws.public".to_owned(), probe::Role::Public),
+                _ => (extra_id.clone(), probe::Role::Extra),
+            };
+            let value = match (url, path) {
+                (Some(u), _) => u.clone(),
+                (None, Some(p)) => format!("{{public_url}}{p}"),
+                (None, None) => "{public_url}{websocket_path}".to_owned(),
+            };
+            match expand_all(&value) {
+                Ok(urls) => {
+                    for u in urls {
+                        match Url::parse(&u) {
+                            Ok(url) => plan.checks.push(probe::Check {
+                                id: id.clone(),
+                                role,
+                                spec: Spec::WebSocket { url },
+                                env: None,
+                            }),
+                            Err(e) => skip(&mut plan, "websocket", &u, format!("not a URL: {e}")),
+                        }
+                    }
+                }
+                Err(m) => plan.note = Some(no_value(&m)),
+            }
+        }
+        Check::Compare { name } => {
+            plan.checks.extend(
+                standard
+                    .iter()
+                    .filter(|c| c.role == probe::Role::Compare)
+                    .filter(|c| name.is_none() || c.env.as_ref().map(|e| &e.name) == name.as_ref())
+                    .cloned(),
+            );
+            match name {
+                Some(n) if plan.checks.is_empty() => skip(
+                    &mut plan,
+                    "compare",
+                    n,
+                    format!("no [[compare]] named {n:?} with a URL in the config"),
+                ),
+                None if plan.checks.is_empty() => {
+                    plan.note = Some("skipped: no [[compare]] environment configured".to_owned())
+                }
+                _ => {}
+            }
+        }
+        Check::StatusPage { name } => {
+            plan.checks.extend(
+                standard
+                    .iter()
+                    .filter(|c| match &c.spec {
+                        Spec::StatusPage { name: page, .. } => {
+                            name.as_ref().is_none_or(|n| n == page)
+                        }
+                        _ => false,
+                    })
+                    .cloned(),
+            );
+            match name {
+                Some(n) if plan.checks.is_empty() => skip(
+                    &mut plan,
+                    "status_page",
+                    n,
+                    format!("no [status_pages] entry named {n:?} in the config"),
+                ),
+                None if plan.checks.is_empty() => {
+                    plan.note = Some("skipped: no [status_pages] configured".to_owned())
+                }
+                _ => {}
+            }
+        }
+        Check::CloudflareRecord { name } => {
+            let target = expand_all(name)
+                .ok()
+                .and_then(|n| n.into_iter().next())
+                .unwrap_or_else(|| name.clone());
+            let cf = &settings.cloudflare;
+            let mut needs = Vec::new();
+            if cf.token.is_none() {
+                needs.push("CLOUDFLARE_API_TOKEN (or --api-token-file)");
+            }
+            if cf.account_id.is_none() {
+                needs.push("[cloudflare].account_id (or CLOUDFLARE_ACCOUNT_ID)");
+            }
+            if needs.is_empty() {
+                plan.cloudflare_record = Some(target);
+                return plan;
+            }
+            let reason = format!(
+                "reading the Cloudflare record needs {}",
+                needs.join(" and ")
+            );
+            skip(&mut plan, "cloudflare_record", &target, reason);
+        }
+    }
+    plan
 }
 
 #[cfg(test)]
@@ -543,6 +873,24 @@ mod tests {
         );
         check_err(&format!("{HEAD}{STEP}check = {{ kind = \"compare\" }}\n{STEP}check = {{ kind = \"compare\" }}\n"), Some(11), "step[1].id", "earlier step");
         check_err(&format!("id = \"Bad Id\"\ntitle = \"T\"\nsummary = \"S\"\n{STEP}check = {{ kind = \"compare\" }}\n"), Some(1), "id", "lowercase");
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"http\", role = \"target\", url = \"x\" }}\n"),
+            Some(4),
+            "step[0].check.role",
+            "use one of: public, origin, extra",
+        );
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"websocket\", role = \"origin\" }}\n"),
+            Some(4),
+            "step[0].check.role",
+            "does not apply to a websocket check",
+        );
+        check_err(
+            &format!("{HEAD}{STEP}check = {{ kind = \"http\", role = \"origin\", url = \"x\", expect_status = 204 }}\n"),
+            Some(4),
+            "step[0].check.expect_status",
+            "role = \"extra\"",
+        );
         check_err(HEAD, None, "step", "at least one");
         check_err(
             &format!("{HEAD}{STEP}"),
@@ -584,6 +932,92 @@ mod tests {
             "same id overrides, never duplicates"
         );
         assert_eq!(cat.get("heroku-dns-target").unwrap().title, "Ours");
+    }
+
+    fn settings(toml: &str) -> Settings {
+        use crate::cli::{ApiArgs, ProbeArgs};
+        use crate::config::{Env, LoadedFile};
+        let file = LoadedFile::parse(Path::new("failover.toml"), toml.to_owned())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let probe = ProbeArgs {
+            resolvers: vec!["127.0.0.1:5353".into(), "127.0.0.2:5353".into()],
+            resolve: vec![],
+        };
+        Settings::resolve(&file, &Env::default(), &probe, &ApiArgs::default())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn planned(rb: &Runbook, s: &Settings) -> Vec<probe::Check> {
+        plan(rb, s).into_iter().flat_map(|p| p.checks).collect()
+    }
+
+    /// The embedded runbooks are the standard checks, exactly, whatever the configuration.
+    #[test]
+    fn embedded_runbooks_plan_the_standard_checks() {
+        let cat = Catalog::load(None, None).unwrap();
+        let service = "[service]\npublic_url = \"https://api.example.com\"\n";
+        let configs = [
+            format!("{service}origin = \"https://a.herokuapp.com\"\n"),
+            format!("{service}origin = [\"https://a.herokuapp.com/app\", \"https://b.example.net:8443\"]\nhealth_path = \"/health?deep=1\"\ndns_target = \"haiku-1.herokudns.com\"\nwebsocket_path = \"/cable\"\n[[compare]]\nname = \"eu\"\npublic_url = \"https://eu.example.com\"\norigin = \"https://eu.herokuapp.com\"\n[[compare]]\nname = \"us\"\norigin = \"https://us.herokuapp.com\"\n[status_pages]\nheroku = \"https://status.heroku.com/api/v4/current-status\"\ncloudflare = \"https://www.cloudflarestatus.com/api/v2/summary.json\"\n"),
+            "[service]\npublic_url = \"http://127.0.0.1:8080\"\norigin = \"http://[::1]:9000\"\n".to_owned(),
+        ];
+        for config in &configs {
+            let s = settings(config);
+            for rb in &cat.runbooks {
+                assert_eq!(
+                    planned(rb, &s),
+                    probe::standard_checks(&s),
+                    "{} on\n{config}",
+                    rb.id
+                );
+            }
+        }
+        // Without a configured target, the target step learns it at run time.
+        let s = settings(&configs[0]);
+        let plans = plan(cat.get("heroku-dns-target").unwrap(), &s);
+        assert!(plans.iter().filter(|p| p.learns_target).count() == 1);
+        assert!(plans
+            .iter()
+            .find(|p| p.step.id == "websocket")
+            .unwrap()
+            .note
+            .is_some());
+    }
+
+    /// A team's own steps: extra checks with their own ids, skips that say why.
+    #[test]
+    fn a_teams_steps_plan_extra_checks() {
+        let text = format!(
+            "{HEAD}{STEP}check = {{ kind = \"dns\", name = \"db.{{public_host}}\" }}\n\
+             [[step]]\nid = \"b\"\ntitle = \"t\"\nwhy = \"w\"\npass = \"p\"\nfail = \"f\"\n\
+             check = {{ kind = \"http\", url = \"{{origin}}/ping\", expect_status = 204 }}\n\
+             [[step]]\nid = \"c\"\ntitle = \"t\"\nwhy = \"w\"\npass = \"p\"\nfail = \"f\"\n\
+             check = {{ kind = \"cloudflare_record\", name = \"{{public_host}}\" }}\n\
+             [[step]]\nid = \"d\"\ntitle = \"t\"\nwhy = \"w\"\npass = \"p\"\nfail = \"f\"\n\
+             check = {{ kind = \"compare\", name = \"mars\" }}\n"
+        );
+        let rb = parse("mine.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+        let s = settings("[service]\npublic_url = \"https://api.example.com\"\norigin = [\"https://a.example.net\", \"https://b.example.net\"]\n");
+        let plans = plan(&rb, &s);
+        let dns = &plans[0].checks;
+        assert_eq!(dns.len(), 2, "one per resolver");
+        assert!(dns
+            .iter()
+            .all(|c| c.id == "extra.a" && c.role == probe::Role::Extra));
+        assert_eq!(dns[0].target(), "db.api.example.com");
+        let http: Vec<String> = plans[1].checks.iter().map(|c| c.target()).collect();
+        assert_eq!(
+            http,
+            ["https://a.example.net/ping", "https://b.example.net/ping"]
+        );
+        assert_eq!(plans[1].expect_status, Some(204));
+        let cf = &plans[2].skipped[0];
+        assert_eq!((cf.kind, cf.status), ("cloudflare_record", Status::Skip));
+        assert!(cf.detail.contains("CLOUDFLARE_API_TOKEN"), "{}", cf.detail);
+        assert_eq!(plans[2].cloudflare_record, None);
+        assert!(plans[3].skipped[0]
+            .detail
+            .contains("no [[compare]] named \"mars\""));
     }
 
     #[test]

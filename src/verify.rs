@@ -2,15 +2,12 @@
 //! URL answer with our marker, does a WebSocket upgrade work, is the platform path healthy.
 //! HTTP and DNS go through the probes (our resolvers and `--resolve` pins).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::config::Settings;
-
-/// The header every answer through the Worker carries.
-pub const MARKER_HEADER: &str = "x-failover-proxy";
+use crate::worker::MARKER_HEADER;
 
 /// What one GET of the public URL showed.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -71,62 +68,18 @@ fn matches_want(check: &MarkerCheck, script: &str, present: bool) -> bool {
     }
 }
 
-/// Where `host:port` connects: a `--resolve` pin, else the system resolver.
-async fn resolve(settings: &Settings, host: &str, port: u16) -> Result<SocketAddr, String> {
-    if let Some(pin) = settings
-        .probe
-        .pins
-        .iter()
-        .find(|p| p.host.eq_ignore_ascii_case(host) && p.port == port)
-    {
-        return Ok(SocketAddr::new(pin.addr, port));
-    }
-    let lookup = tokio::time::timeout(
-        settings.dns.timeout,
-        tokio::net::lookup_host((host.to_owned(), port)),
-    )
-    .await
-    .map_err(|_| format!("{host}: lookup timed out"))?
-    .map_err(|e| format!("{host}: {e}"))?;
-    let addrs: Vec<SocketAddr> = lookup.collect();
-    addrs
-        .first()
-        .copied()
-        .ok_or_else(|| format!("{host}: no addresses"))
-}
-
-/// A WebSocket upgrade at `path` on the public host: `Ok` when it answers 101.
+/// A WebSocket upgrade at `path` on the public host, through the probes (our resolvers and
+/// `--resolve` pins): `Ok` when it answers 101.
 pub async fn websocket(settings: &Settings, path: &str) -> Result<(), String> {
-    let public = &settings.service.public_url;
-    let mut url = public.clone();
+    let mut url = settings.service.public_url.clone();
     url.set_path(path);
-    let ws_scheme = if public.scheme() == "https" {
-        "wss"
-    } else {
-        "ws"
-    };
-    url.set_scheme(ws_scheme)
-        .map_err(|()| "cannot form the WebSocket URL".to_owned())?;
-    let host = public.host_str().unwrap_or_default().to_owned();
-    let port = public.port_or_known_default().unwrap_or(443);
-    let addr = resolve(settings, &host, port).await?;
-    let attempt = async {
-        let tcp = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect {addr}: {e}"))?;
-        let (mut ws, resp) = tokio_tungstenite::client_async_tls(url.as_str(), tcp)
-            .await
-            .map_err(|e| format!("upgrade: {e}"))?;
-        let _ = ws.close(None).await;
-        if resp.status().as_u16() == 101 {
-            Ok(())
-        } else {
-            Err(format!("answered {}", resp.status()))
-        }
-    };
-    tokio::time::timeout(settings.probe.timeout, attempt)
-        .await
-        .map_err(|_| "timed out".to_owned())?
+    let answer = crate::probe::ws::upgrade(&crate::probe::Prober::new(settings).http, &url).await;
+    match (answer.status, answer.failure) {
+        (Some(101), _) => Ok(()),
+        (_, Some((_, why))) => Err(crate::ui::excerpt(&why, 200)),
+        (Some(status), None) => Err(format!("answered {status}")),
+        (None, None) => Err("no answer".to_owned()),
+    }
 }
 
 /// Is the platform's own path healthy: does its DNS target resolve on our resolvers, does the

@@ -2,15 +2,19 @@
 //! `failover.toml`, validate it exactly as every other command will, then write it atomically.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::json;
 
 use crate::cli::{ApiArgs, InitArgs, ProbeArgs};
-use crate::config::{parse_url, Env, LoadedFile, Settings};
+use crate::config::{parse_url, DnsSettings, Env, LoadedFile, ResolverSpec, Settings};
 use crate::exit::{Exit, Fatal};
 use crate::init::{guess_zone, render, Answers, CompareAnswer};
-use crate::ui::Printer;
+use crate::probe::dns::DnsClient;
+use crate::runbook;
+use crate::ui::{excerpt, Printer};
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
@@ -29,7 +33,24 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
         }
     }
 
-    let answers = gather(p, args)?.infer();
+    let mut answers = gather(p, args).await?.infer();
+    // A team's own runbook may claim this platform by its suffixes; a broken runbook file is
+    // reported by `runbook list` and `diagnose`, not here.
+    if answers.runbook.is_none() {
+        if let Ok(catalog) = super::runbook::catalog(ctx, None) {
+            let hosts: Vec<String> = answers
+                .origins
+                .iter()
+                .filter_map(|o| url::Url::parse(o).ok()?.host_str().map(str::to_owned))
+                .collect();
+            let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+            if let Ok(rb) = catalog.pick(None, &hosts, answers.dns_target.as_deref()) {
+                if rb.id != runbook::GENERIC {
+                    answers.runbook = Some(rb.id.clone());
+                }
+            }
+        }
+    }
     let text = render(&answers)?;
     // The file must load exactly as `diagnose` will load it, before it replaces anything.
     let loaded = LoadedFile::parse(&path, text.clone()).and_then(|f| {
@@ -59,8 +80,13 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
         "next": "failover diagnose",
     });
     p.result(&doc, || {
+        let runbook = answers
+            .runbook
+            .as_deref()
+            .map(|r| format!(" (runbook {r}; see: failover runbook show {r})"))
+            .unwrap_or_default();
         format!(
-            "wrote {}\n\nnext: failover diagnose          see whether {} is healthy\n      failover deploy-proxy --print-script   see the Worker it would deploy\n",
+            "wrote {}{runbook}\n\nnext: failover diagnose          see whether {} is healthy\n      failover deploy-proxy --print-script   see the Worker it would deploy\n",
             path.display(),
             answers.public_url
         )
@@ -69,7 +95,13 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
 }
 
 /// Flags first; prompts for the rest on a terminal; without one, missing flags are a usage error.
-fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
+async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
+    // A mistyped --resolver is reported before any question is asked.
+    let resolvers = args
+        .resolvers
+        .iter()
+        .map(|r| ResolverSpec::parse(r).map_err(|m| Fatal::usage(format!("--resolver: {m}"))))
+        .collect::<Result<Vec<_>, _>>()?;
     let url_ok = |s: &String| parse_url(s).map(|_| ());
     let public_url = match &args.public_url {
         Some(u) => checked_url("--public-url", u)?,
@@ -80,6 +112,11 @@ fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
         )?,
         None => return Err(missing_flags(args)),
     };
+    let host = url::Url::parse(&public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    let dns_target = detect_target(p, &host, resolvers).await;
     let origins =
         if !args.origin.is_empty() {
             args.origin
@@ -121,10 +158,6 @@ fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
         });
     }
 
-    let host = url::Url::parse(&public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_default();
     let zone = match &args.zone {
         Some(z) => Some(z.clone()),
         None if p.interactive => {
@@ -157,12 +190,62 @@ fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
     Ok(Answers {
         public_url,
         origins,
+        detected_target: dns_target.is_some(),
+        dns_target,
         compare,
         zone,
         account_id,
         ..Answers::default()
     })
 }
+
+/// The platform DNS target: the first CNAME hop of the public host, from whichever resolver
+/// answers first (`--resolver`, else the system's). Nothing found is not an error: diagnose
+/// learns the target at run time too.
+async fn detect_target(p: &Printer, host: &str, resolvers: Vec<ResolverSpec>) -> Option<String> {
+    if host.is_empty()
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    {
+        return None;
+    }
+    let specs = if resolvers.is_empty() {
+        vec![ResolverSpec::System]
+    } else {
+        resolvers
+    };
+    let dns = DnsClient::new(&DnsSettings {
+        resolvers: specs.clone(),
+        timeout: DETECT_TIMEOUT,
+    });
+    let mut asks: FuturesUnordered<_> = specs.iter().map(|r| dns.first_hop(r, host)).collect();
+    let found = tokio::time::timeout(DETECT_TIMEOUT, async {
+        while let Some(answer) = asks.next().await {
+            if answer.is_some() {
+                return answer;
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    match &found {
+        Some(target) => p.info(format!(
+            "{host} is a CNAME to {}: that is the platform DNS target",
+            excerpt(target, 200)
+        )),
+        None => p.debug(format!(
+            "{host}: no CNAME found; diagnose will learn the DNS target when it runs"
+        )),
+    }
+    found
+}
+
+/// How long init waits for the CNAME: a missing answer only means one line less in the file.
+const DETECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn checked_url(flag: &str, value: &str) -> Result<String> {
     parse_url(value).map_err(|m| Fatal::usage(format!("{flag}: {m}")))?;

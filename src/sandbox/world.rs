@@ -270,7 +270,7 @@ fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 fn marker(resp: &reqwest::Response) -> Result<String, String> {
-    header(resp, crate::verify::MARKER_HEADER)
+    header(resp, crate::worker::MARKER_HEADER)
         .ok_or_else(|| "no x-failover-proxy header: not served by the proxy".to_owned())
 }
 
@@ -390,7 +390,7 @@ async fn check_websocket(edge: SocketAddr, public: &str) -> Result<String, Strin
             .map_err(|e| format!("upgrade: {e}"))?;
         let via = resp
             .headers()
-            .get(crate::verify::MARKER_HEADER)
+            .get(crate::worker::MARKER_HEADER)
             .and_then(|v| v.to_str().ok())
             .map(crate::ui::sanitize);
         let text = "ping from the drill";

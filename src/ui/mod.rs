@@ -198,6 +198,27 @@ impl Printer {
         Ok(())
     }
 
+    /// One keypress after a walk-through step: `e` shows the evidence, `a` runs to the end
+    /// without stopping, anything else goes on. Without a terminal (or with `--yes`) it asks
+    /// nothing and goes on. Ctrl-C restores the terminal and ends the run (exit 130).
+    pub fn step_key(&self, hint: &str) -> Result<StepKey> {
+        if !self.interactive || self.yes {
+            return Ok(StepKey::Next);
+        }
+        let term = console::Term::stderr();
+        let _ = term.write_str(&format!("  {}", self.paint(hint, Paint::Dim)));
+        // read_key_raw hands Ctrl-C back as a key instead of raising SIGINT from raw mode, so
+        // the line is cleared before the run ends.
+        let key = term.read_key_raw();
+        let _ = term.clear_line();
+        match key.map_err(|e| prompt_error(dialoguer::Error::IO(e)))? {
+            console::Key::CtrlC => Err(Fatal::new(Exit::Interrupted, "interrupted").into()),
+            console::Key::Char('e' | 'E') => Ok(StepKey::Evidence),
+            console::Key::Char('a' | 'A') => Ok(StepKey::All),
+            _ => Ok(StepKey::Next),
+        }
+    }
+
     /// A set of spinners, drawn only on a terminal and never under `--json` or `-q`.
     pub fn progress(&self) -> Progress {
         let visible = self.stderr_tty && !self.json && self.verbosity != Verbosity::Quiet;
@@ -226,6 +247,14 @@ impl Printer {
         };
         style.apply_to(text).to_string()
     }
+}
+
+/// What a person asked for after a walk-through step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKey {
+    Next,
+    Evidence,
+    All,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -337,6 +366,15 @@ pub fn stderr_is_tty() -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without a person at a terminal a walk-through never waits for a key.
+    #[test]
+    fn step_key_never_waits_without_a_terminal() {
+        let mut p = Printer::plain(false);
+        assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
+        p.yes = false;
+        assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
+    }
 
     #[test]
     fn sanitize_escapes_controls() {

@@ -1,11 +1,45 @@
 //! `failover init` without a terminal: flags in, a commented config that validates out; never
 //! overwrites without --force; never waits for input.
 
+use failover::sandbox::dns::{Behaviour, DnsServer};
+
 use crate::support::{failover, run, Scratch};
 
+/// A scratch directory, and a loopback resolver that knows no CNAME: init asks it for the
+/// public host's CNAME, so the tests never send a DNS question off the machine.
+struct Here {
+    dir: Scratch,
+    _rt: tokio::runtime::Runtime,
+    dns: DnsServer,
+}
+
+impl Here {
+    fn new() -> Self {
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        let dns = rt
+            .block_on(DnsServer::responder(Behaviour::Nxdomain))
+            .expect("dns");
+        Here {
+            dir: Scratch::new(),
+            _rt: rt,
+            dns,
+        }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn init(&self) -> std::process::Command {
+        let mut cmd = failover(self.path());
+        cmd.args(["init", "--resolver", &self.dns.addr().to_string()]);
+        cmd
+    }
+}
+
 #[track_caller]
-fn check(dir: &Scratch, args: &[&str], code: i32, needle: &str) {
-    let out = run(failover(dir.path()).arg("init").args(args));
+fn check(dir: &Here, args: &[&str], code: i32, needle: &str) {
+    let out = run(dir.init().args(args));
     assert_eq!(
         out.code, code,
         "init {args:?}\nstdout:\n{}\nstderr:\n{}",
@@ -20,7 +54,7 @@ fn check(dir: &Scratch, args: &[&str], code: i32, needle: &str) {
 
 #[test]
 fn init_without_a_terminal() {
-    let dir = Scratch::new();
+    let dir = Here::new();
     let good = [
         "--public-url",
         "https://api.example.com",
@@ -98,9 +132,8 @@ fn init_without_a_terminal() {
 
 #[test]
 fn init_json_document() {
-    let dir = Scratch::new();
-    let out = run(failover(dir.path()).args([
-        "init",
+    let dir = Here::new();
+    let out = run(dir.init().args([
         "--json",
         "--public-url",
         "https://api.example.com",
@@ -118,4 +151,5 @@ fn init_json_document() {
         serde_json::json!(["https://a.herokuapp.com", "https://b.herokuapp.com"])
     );
     assert_eq!(doc["next"], "failover diagnose");
+    assert!(dir.dns.queries() > 0, "init did not look for the CNAME");
 }

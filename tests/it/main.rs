@@ -6,6 +6,7 @@ mod cloudflare;
 mod diagnose;
 mod drill;
 mod init;
+mod interactive;
 mod runbook;
 mod support;
 mod worker;
