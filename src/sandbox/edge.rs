@@ -215,10 +215,18 @@ impl Shared {
         Ok(addr)
     }
 
-    /// Stops the runtimes of scripts that are gone (deleted with their route on rollback).
+    /// Stops the runtimes of scripts that no route sends to any more, or that are gone
+    /// (rollback deletes the route, then the script).
     async fn stop_unrouted(&self) {
+        let live = self.cf.snapshot();
         let mut runtimes = self.runtimes.lock().await;
-        runtimes.retain(|name, _| self.cf.script(name).is_some());
+        runtimes.retain(|name, _| {
+            live.scripts.contains_key(name)
+                && live
+                    .routes
+                    .iter()
+                    .any(|r| r.script.as_deref() == Some(name.as_str()))
+        });
     }
 
     /// No Worker: through the record's target to the platform, as the edge would.
