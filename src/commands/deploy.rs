@@ -6,12 +6,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::apply::{apply, ApplyError};
+use crate::apply::{apply, Applied, ApplyError};
 use crate::cli::DeployArgs;
 use crate::cloudflare::preflight::{self, explain};
+use crate::cloudflare::Client;
 use crate::config::Settings;
 use crate::deploy::{self, DeployInput};
 use crate::exit::{Exit, Fatal};
+use crate::plan::Plan;
 use crate::report::deployment::{Deployment, Verification, WebSocketCheck, ZoneRef};
 use crate::state::{now_rfc3339, Journal};
 use crate::Ctx;
@@ -148,20 +150,15 @@ pub async fn execute(ctx: &Ctx, args: &DeployArgs) -> Result<(Deployment, Exit)>
                 consent.join(", and ")
             )
         };
-        if !ctx
-            .printer
-            .confirm(&question, "rerun with --yes to apply")?
-        {
-            journal.append("declined", json!({}))?;
-            return Err(Fatal::refused("declined; nothing changed").into());
-        }
-        let spinner = ctx.printer.progress().spinner("applying");
-        let result = apply(client, &journal, &plan).await;
-        spinner.clear();
-        match result {
-            Ok(applied) => doc.applied = applied,
-            Err(e) => return Err(partial(&journal, e, "failover deploy-proxy")),
-        }
+        doc.applied = confirm_and_apply(
+            ctx,
+            client,
+            &journal,
+            &plan,
+            &question,
+            "failover deploy-proxy",
+        )
+        .await?;
     }
 
     if !args.no_verify {
@@ -208,7 +205,28 @@ async fn verify(settings: &Settings, script: &str) -> Verification {
 }
 
 /// A plan that stopped part way: exit 5, saying what was done and how to converge.
-pub(crate) fn partial(journal: &Journal, e: ApplyError, rerun: &str) -> anyhow::Error {
+/// The one path from a plan to API calls, for deploy-proxy and rollback alike: ask (a refusal
+/// changes nothing, exit 4), then apply with the journal; a failed step ends in exit 5 naming
+/// what was done and how to converge.
+pub(crate) async fn confirm_and_apply(
+    ctx: &Ctx,
+    client: &Client,
+    journal: &Journal,
+    plan: &Plan,
+    question: &str,
+    rerun: &str,
+) -> Result<Vec<Applied>> {
+    if !ctx.printer.confirm(question, "rerun with --yes to apply")? {
+        journal.append("declined", json!({}))?;
+        return Err(Fatal::refused("declined; nothing changed").into());
+    }
+    let spinner = ctx.printer.progress().spinner("applying");
+    let result = apply(client, journal, plan).await;
+    spinner.clear();
+    result.map_err(|e| partial(journal, e, rerun))
+}
+
+fn partial(journal: &Journal, e: ApplyError, rerun: &str) -> anyhow::Error {
     let done: Vec<String> = e.done.iter().map(|a| a.description.clone()).collect();
     let _ = journal.append(
         "partial",

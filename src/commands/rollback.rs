@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::apply::apply;
 use crate::cli::RollbackArgs;
 use crate::cloudflare::preflight::{self, explain};
 use crate::cloudflare::MANAGED_TAG;
@@ -182,20 +181,16 @@ pub async fn execute(ctx: &Ctx, args: &RollbackArgs) -> Result<(Rollback, Exit)>
         "Rollback plan for {host}:\n{}",
         crate::ui::sanitize(&plan.render())
     ));
-    if !ctx.printer.confirm(
-        &format!("Remove the emergency proxy {script_name} and restore DNS for {host}?"),
-        "rerun with --yes to apply",
-    )? {
-        journal.append("declined", json!({}))?;
-        return Err(Fatal::refused("declined; nothing changed").into());
-    }
-    let spinner = ctx.printer.progress().spinner("applying");
-    let result = apply(client, &journal, &plan).await;
-    spinner.clear();
-    match result {
-        Ok(applied) => doc.applied = applied,
-        Err(e) => return Err(super::deploy::partial(&journal, e, "failover rollback")),
-    }
+    let question = format!("Remove the emergency proxy {script_name} and restore DNS for {host}?");
+    doc.applied = super::deploy::confirm_and_apply(
+        ctx,
+        client,
+        &journal,
+        &plan,
+        &question,
+        "failover rollback",
+    )
+    .await?;
 
     let spinner = ctx.printer.progress().spinner("verifying");
     let (ok, check) =
