@@ -119,6 +119,13 @@ Refuses (exit 4) while the platform path still fails, unless --force.")]
     Rollback(RollbackArgs),
 
     /// Is an emergency proxy live? Since when, which routes, and is the platform healthy yet
+    #[command(after_long_help = "\
+Reads the proxy's state from Cloudflare (the failover-managed script and its routes) and
+probes the platform path the way diagnose does. Exit 0; the next action is in the output.
+
+Examples:
+  failover status
+  failover status --json | jq .platform")]
     Status(StatusArgs),
 
     /// Play the whole October 2025 incident on this machine, end to end, with no account
@@ -130,6 +137,14 @@ workerd comes from FAILOVER_WORKERD, PATH, or is installed once into the user ca
     Drill(DrillArgs),
 
     /// The incident timeline from the journal, for the postmortem (Markdown or JSON)
+    #[command(after_long_help = "\
+Reads .failover/journal.jsonl (or --state-dir) and renders the latest incident: milestones,
+time to mitigation, every verdict, the Cloudflare changes and the whole timeline.
+
+Examples:
+  failover report > incident.md
+  failover report -o postmortem.md
+  failover report --format json")]
     Report(ReportArgs),
 
     /// The runbooks known: embedded defaults plus runbooks/ beside the config
