@@ -7,26 +7,9 @@
 
 use std::path::{Path, PathBuf};
 
-use failover::sandbox::workerd;
 use serde_json::Value;
 
-use crate::support::{failover, run, Run, Scratch};
-
-/// The workerd binary, or `None` after saying loudly that the test is skipped; under CI a
-/// missing runtime is a failure, since the proof would silently vanish.
-fn workerd_binary() -> Option<PathBuf> {
-    match workerd::locate(std::env::var("FAILOVER_WORKERD").ok().as_deref()) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-            if ci {
-                panic!("CI=true and the Workers runtime is missing: {e}");
-            }
-            eprintln!("\n=== SKIPPED: {e} ===\n");
-            None
-        }
-    }
-}
+use crate::support::{failover, run, workerd_binary, Run, Scratch};
 
 /// Runs `failover ARGS` in `dir` with its own TMPDIR (so every temp dir of the drill's world,
 /// workerd's included, is under it) and the given workerd.

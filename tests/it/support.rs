@@ -65,3 +65,19 @@ pub fn run(cmd: &mut Command) -> Run {
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
     }
 }
+
+/// The workerd binary, or `None` after saying loudly that the test is skipped; under CI a
+/// missing runtime is a failure, since the proof would silently vanish.
+pub fn workerd_binary() -> Option<PathBuf> {
+    match failover::sandbox::workerd::locate(std::env::var("FAILOVER_WORKERD").ok().as_deref()) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+            if ci {
+                panic!("CI=true and the Workers runtime is missing: {e}");
+            }
+            eprintln!("\n=== SKIPPED: {e} ===\n");
+            None
+        }
+    }
+}

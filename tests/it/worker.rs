@@ -4,7 +4,6 @@
 //! Without workerd these tests fail under CI=true and skip loudly otherwise; install it with
 //! `npm install` at the repository root (package.json pins it).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use failover::sandbox::origin::{pattern_byte, OriginHandle};
@@ -13,28 +12,12 @@ use failover::worker::{self, WorkerSpec, COMPATIBILITY_DATE, MARKER_HEADER};
 use futures::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::support::{failover as failover_cmd, run, Scratch};
+use crate::support::{failover as failover_cmd, run, workerd_binary, Scratch};
 
 const PUBLIC: &str = "https://api.example.com";
 const SCRIPT: &str = "failover-api-example-com";
 /// A hang guard, not a timing assertion.
 const GUARD: Duration = Duration::from_secs(120);
-
-/// The workerd binary, or `None` after saying loudly that the test is skipped; under CI a
-/// missing runtime is a failure, since the proof would silently vanish.
-fn workerd_binary() -> Option<PathBuf> {
-    match workerd::locate(std::env::var("FAILOVER_WORKERD").ok().as_deref()) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
-            if ci {
-                panic!("CI=true and the Workers runtime is missing: {e}");
-            }
-            eprintln!("\n=== SKIPPED: {e} ===\n");
-            None
-        }
-    }
-}
 
 struct Rig {
     origins: Vec<OriginHandle>,
