@@ -19,7 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 use url::Url;
 
 /// The path prefix of every API call, as on the real API.
@@ -174,15 +173,7 @@ type Shared = Arc<Mutex<World>>;
 pub struct CloudflareSandbox {
     addr: SocketAddr,
     world: Shared,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for CloudflareSandbox {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    _server: super::Served,
 }
 
 fn new_id() -> String {
@@ -212,18 +203,10 @@ impl CloudflareSandbox {
             page_cap: 1000,
         }));
         let app = Router::new().fallback(handle).with_state(world.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
         Ok(CloudflareSandbox {
             addr,
             world,
-            stop: Some(stop),
+            _server: super::Served::spawn(listener, app),
         })
     }
 

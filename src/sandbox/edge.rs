@@ -22,7 +22,6 @@ use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use hyper_util::rt::TokioIo;
-use tokio::sync::oneshot;
 
 use super::cloudflare::CloudflareSandbox;
 use super::workerd::{Binding, WorkerScript, Workerd};
@@ -33,8 +32,7 @@ use crate::probe::dns::DnsClient;
 pub struct Edge {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    server: Option<super::Served>,
 }
 
 struct Shared {
@@ -84,19 +82,10 @@ impl Edge {
             started: AtomicU64::new(0),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
         Ok(Edge {
             addr,
             shared,
-            stop: Some(stop),
-            task,
+            server: Some(super::Served::spawn(listener, app)),
         })
     }
 
@@ -132,11 +121,8 @@ impl Edge {
 
 impl Drop for Edge {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        // Open WebSocket passthroughs would hold graceful shutdown; a dropped edge stops now.
-        self.task.abort();
+        // Stop accepting first, so no request starts a runtime after they are cleared.
+        drop(self.server.take());
         // The runtimes die with the last reference to the shared state; make that now, not
         // when a lingering connection task lets go.
         if let Ok(mut runtimes) = self.shared.runtimes.try_lock() {

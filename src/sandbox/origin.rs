@@ -40,7 +40,7 @@ use axum::routing::{any, get};
 use axum::Router;
 use futures::StreamExt;
 use serde::Deserialize;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::Semaphore;
 
 /// The byte at `offset` of every download and expected upload: not constant, so a reordered or
 /// truncated stream shows.
@@ -60,8 +60,7 @@ struct Shared {
 /// A running origin; dropping it stops the server.
 pub struct OriginHandle {
     shared: Arc<Shared>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    _server: super::Served,
 }
 
 impl OriginHandle {
@@ -81,18 +80,9 @@ impl OriginHandle {
             sse_gate: Semaphore::new(0),
         });
         let app = router(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
         Ok(OriginHandle {
             shared,
-            stop: Some(stop),
-            task,
+            _server: super::Served::spawn(listener, app),
         })
     }
 
@@ -127,16 +117,6 @@ impl OriginHandle {
     /// Lets a gated SSE stream send its next event.
     pub fn release_sse_event(&self) {
         self.shared.sse_gate.add_permits(1);
-    }
-}
-
-impl Drop for OriginHandle {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        // Graceful shutdown waits for open streams; a dropped origin must stop now.
-        self.task.abort();
     }
 }
 
