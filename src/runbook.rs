@@ -619,6 +619,28 @@ fn plan_step(
             elapsed_ms: 0,
         });
     };
+    // One check per expanded URL; a value that is not a URL is skipped with the reason.
+    let url_checks = |plan: &mut StepPlan,
+                      kind: &'static str,
+                      value: &str,
+                      id: &str,
+                      role: probe::Role,
+                      spec: fn(Url) -> Spec| match expand_all(value) {
+        Ok(urls) => {
+            for u in urls {
+                match Url::parse(&u) {
+                    Ok(url) => plan.checks.push(probe::Check {
+                        id: id.to_owned(),
+                        role,
+                        spec: spec(url),
+                        env: None,
+                    }),
+                    Err(e) => skip(plan, kind, &u, format!("not a URL: {e}")),
+                }
+            }
+        }
+        Err(m) => plan.note = Some(no_value(&m)),
+    };
     match &step.check {
         Check::Dns { role, name } => {
             let names = match expand_all(name) {
@@ -670,22 +692,7 @@ fn plan_step(
                 Role::Origin => ("http.origin".to_owned(), probe::Role::Origin),
                 _ => (extra_id.clone(), probe::Role::Extra),
             };
-            match expand_all(url) {
-                Ok(urls) => {
-                    for u in urls {
-                        match Url::parse(&u) {
-                            Ok(url) => plan.checks.push(probe::Check {
-                                id: id.clone(),
-                                role,
-                                spec: Spec::Http { url },
-                                env: None,
-                            }),
-                            Err(e) => skip(&mut plan, "http", &u, format!("not a URL: {e}")),
-                        }
-                    }
-                }
-                Err(m) => plan.note = Some(no_value(&m)),
-            }
+            url_checks(&mut plan, "http", url, &id, role, |url| Spec::Http { url });
         }
         Check::Websocket { role, path, url } => {
             let (id, role) = match role {
@@ -697,22 +704,9 @@ fn plan_step(
                 (None, Some(p)) => format!("{{public_url}}{p}"),
                 (None, None) => "{public_url}{websocket_path}".to_owned(),
             };
-            match expand_all(&value) {
-                Ok(urls) => {
-                    for u in urls {
-                        match Url::parse(&u) {
-                            Ok(url) => plan.checks.push(probe::Check {
-                                id: id.clone(),
-                                role,
-                                spec: Spec::WebSocket { url },
-                                env: None,
-                            }),
-                            Err(e) => skip(&mut plan, "websocket", &u, format!("not a URL: {e}")),
-                        }
-                    }
-                }
-                Err(m) => plan.note = Some(no_value(&m)),
-            }
+            url_checks(&mut plan, "websocket", &value, &id, role, |url| {
+                Spec::WebSocket { url }
+            });
         }
         Check::Compare { name } => {
             plan.checks.extend(
