@@ -26,6 +26,16 @@ struct World {
 }
 
 impl World {
+    /// Rewrites the world's failover.toml; an edit that changes nothing fails the test, so a
+    /// case cannot quietly run against the default config.
+    fn edit_config(&self, edit: impl FnOnce(&str) -> String) {
+        let config = self.dir.path().join("failover.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        let edited = edit(&text);
+        assert_ne!(edited, text, "the config edit matched nothing");
+        std::fs::write(&config, edited).unwrap();
+    }
+
     /// The healthy world: everything answers through the normal path.
     fn new() -> Self {
         let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -430,16 +440,12 @@ fn hostile_remote_text_never_reaches_the_terminal_raw() {
 #[test]
 fn websocket_upgrade_probe() {
     let world = World::new();
-    let config = world.dir.path().join("failover.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
+    world.edit_config(|text| {
         text.replace(
             "health_path = \"/health\"",
             "health_path = \"/health\"\nwebsocket_path = \"/cable\"",
-        ),
-    )
-    .unwrap();
+        )
+    });
     world.edge.set(Answer::cloudflare_ok().with_websocket());
     let doc = verdict(
         &world.diagnose(&["--json"]),
@@ -476,13 +482,9 @@ fn websocket_upgrade_probe() {
 fn tls_failure_at_the_edge_is_edge_failure() {
     let world = World::new();
     // The edge speaks plain HTTP where users expect TLS: the handshake fails.
-    let config = world.dir.path().join("failover.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    std::fs::write(
-        &config,
-        text.replace("public_url = \"http://api", "public_url = \"https://api"),
-    )
-    .unwrap();
+    world.edit_config(|text| {
+        text.replace("public_url = \"http://api", "public_url = \"https://api")
+    });
     let doc = verdict(
         &world.diagnose(&["--json"]),
         "edge_failure",
@@ -524,13 +526,11 @@ fn multi_hop_chain_names_the_first_hop_as_target() {
 #[test]
 fn deadline_cuts_off_unfinished_checks() {
     let world = World::new();
-    let config = world.dir.path().join("failover.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
     // DNS may take 30 s per query, but the whole diagnosis only 1 s.
-    let text = text
-        .replace("timeout_ms = 2000", "timeout_ms = 30000")
-        .replace("deadline_ms = 10000", "deadline_ms = 1000");
-    std::fs::write(&config, text).unwrap();
+    world.edit_config(|text| {
+        text.replace("timeout_ms = 2000", "timeout_ms = 30000")
+            .replace("deadline_ms = 10000", "deadline_ms = 1000")
+    });
     let hole = world
         .rt
         .block_on(DnsServer::responder(Behaviour::Blackhole))
