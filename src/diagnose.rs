@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::probe::dns::DnsAnswer;
 use crate::probe::http::HttpAnswer;
-use crate::probe::{Check, Observation, Outcome, PlatformHealth, Role, Spec};
+use crate::probe::{Check, DnsTarget, Observation, Outcome, PlatformHealth, Role, Spec};
 use crate::ui::excerpt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -127,6 +127,9 @@ pub struct Diagnosis {
     /// The exact commands (or steps) to run next, in order.
     pub next: Vec<String>,
     pub checks: Vec<CheckReport>,
+    /// The DNS target the checks looked at and where it came from (config, the public host's
+    /// CNAME, the Cloudflare record); `None` when no target was known.
+    pub dns_target: Option<DnsTarget>,
 }
 
 /// What an HTTP answer says about the path it took.
@@ -466,8 +469,9 @@ pub fn evidence_line(r: &CheckReport) -> String {
     }
 }
 
-/// The verdict. Cannot fail: missing evidence makes it `inconclusive`.
-pub fn decide(obs: &[Observation]) -> Diagnosis {
+/// The verdict. Cannot fail: missing evidence makes it `inconclusive`. `dns_target` is what the
+/// run learned before the target checks joined it; the verdict reads only the checks.
+pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis {
     let checks: Vec<CheckReport> = obs.iter().map(check_report).collect();
     // Each observation beside its report: the verdict reads the first, the evidence the second.
     let rows: Vec<(&Observation, &CheckReport)> = obs.iter().zip(&checks).collect();
@@ -667,6 +671,11 @@ pub fn decide(obs: &[Observation]) -> Diagnosis {
         evidence,
         next,
         checks,
+        // A name read from a remote answer: bounded like every other target in the document.
+        dns_target: dns_target.map(|t| DnsTarget {
+            name: excerpt(&t.name, 253),
+            source: t.source,
+        }),
     }
 }
 
@@ -726,7 +735,7 @@ mod tests {
     use crate::probe::dns::DnsFailure;
     use crate::probe::http::HttpFailure;
     use crate::probe::status_page::PageAnswer;
-    use crate::probe::CompareEnv;
+    use crate::probe::{CompareEnv, TargetSource};
 
     const TARGET: &str = "haiku-word-123.herokudns.com";
     const RESOLVERS: [&str; 4] = ["1.1.1.1:53", "8.8.8.8:53", "9.9.9.9:53", "10.0.0.2:53"];
@@ -884,7 +893,7 @@ mod tests {
 
     #[track_caller]
     fn check(obs: Vec<Observation>, verdict: Verdict, action: Action, scope: Scope) {
-        let d = decide(&obs);
+        let d = decide(&obs, None);
         assert_eq!(
             (d.verdict, d.action, d.scope),
             (verdict, action, scope),
@@ -1103,7 +1112,7 @@ mod tests {
     fn degraded_status_page_is_evidence_not_verdict() {
         let v = with(world(ok(), targets(0, Servfail), ok()), [page(true)]);
         check(v.clone(), V::Healthy, Action::None, Scope::Unknown);
-        assert!(decide(&v)
+        assert!(decide(&v, None)
             .evidence
             .iter()
             .any(|e| e.contains("heroku reports trouble")));
@@ -1123,7 +1132,7 @@ mod tests {
             [http(Role::Extra, h10())],
         );
         check(v.clone(), V::Healthy, Action::None, Scope::Unknown);
-        assert!(decide(&v)
+        assert!(decide(&v, None)
             .evidence
             .iter()
             .any(|e| e.starts_with("FAIL extra")));
@@ -1166,15 +1175,29 @@ mod tests {
 
     #[test]
     fn hostile_body_is_sanitized_in_detail() {
-        let d = decide(&world(
-            answer(500, &[], "\x1b[2Jgotcha\r"),
-            targets(0, Servfail),
-            ok(),
-        ));
+        let learned = DnsTarget {
+            name: format!("\x1b[2J{}", "a".repeat(300)),
+            source: TargetSource::Cloudflare,
+        };
+        let d = decide(
+            &world(
+                answer(500, &[], "\x1b[2Jgotcha\r"),
+                targets(0, Servfail),
+                ok(),
+            ),
+            Some(&learned),
+        );
         assert!(d
             .checks
             .iter()
             .all(|c| !c.detail.contains('\x1b') && !c.detail.contains('\r')));
+        // The learned target is remote text too (a Cloudflare record's content).
+        let target = d.dns_target.expect("the learned target is carried");
+        assert_eq!(target.source, TargetSource::Cloudflare);
+        assert!(
+            !target.name.contains('\x1b') && target.name.chars().count() <= 253,
+            "{target:?}"
+        );
     }
 
     #[test]

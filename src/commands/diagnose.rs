@@ -18,11 +18,12 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::cli::{ApiArgs, DeployArgs, DiagnoseArgs};
-use crate::cloudflare::preflight;
+use crate::cloudflare::preflight::{self, Session};
+use crate::cloudflare::DnsRecord;
 use crate::config::Settings;
 use crate::diagnose::{self, evidence_line, Action, CheckReport, ErrorKind, Status, Verdict};
 use crate::exit::{Exit, Fatal};
-use crate::probe::{self, Check, Observation, Outcome, Prober, Watch};
+use crate::probe::{self, Check, DnsTarget, Observation, Outcome, Prober, Watch};
 use crate::report::diagnosis::{render, DiagnosisDoc};
 use crate::runbook::{self, Runbook, StepPlan};
 use crate::state::{now_rfc3339, Journal};
@@ -108,25 +109,42 @@ pub async fn execute(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Diagnosed> {
     let records: Records = async move { reading.await.unwrap_or_default() }
         .boxed()
         .shared();
-    let (observations, elapsed) = if walk {
+    let lookup = lookup_target(&settings, deadline);
+    let from_record = lookup
+        .clone()
+        .map(|l| l.map(|read| read.ok().flatten()).boxed());
+    let (observations, target, elapsed) = if walk {
         let steps = Steps {
             rb: &rb,
             plans: &plans,
             layout: &layout,
             records: &records,
         };
-        walk_through(&ctx.printer, &settings, &steps, checks, deadline).await?
+        walk_through(&ctx.printer, &settings, &steps, checks, from_record, deadline).await?
     } else {
         let watch = Spinners {
             progress: ctx.printer.progress(),
             live: Mutex::new(HashMap::new()),
         };
         let prober = Prober::new(&settings);
-        let observations = probe::gather(&settings, &prober, checks, deadline, &watch).await;
-        (observations, start.elapsed())
+        let (observations, target) =
+            probe::gather(&settings, &prober, checks, from_record, deadline, &watch).await;
+        (observations, target, start.elapsed())
     };
+    // Bounded by the deadline like the probes, so this wait is over by the time they are.
+    if let Some(lookup) = lookup {
+        if let Err(why) = lookup.await {
+            let warning = format!(
+                "cannot read the DNS target from the Cloudflare record of {}: {}",
+                settings.service.public_host(),
+                excerpt(&why, 300)
+            );
+            ctx.printer.warn(&warning);
+            journal.append("warning", json!({ "message": warning }))?;
+        }
+    }
     let records = records.await;
-    let diagnosis = conclude(&plans, &layout, &observations, &records);
+    let diagnosis = conclude(&plans, &layout, &observations, target.as_ref(), &records);
     let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
 
     record(&journal, &diagnosis, elapsed_ms)?;
@@ -196,9 +214,10 @@ fn conclude(
     plans: &[StepPlan],
     layout: &Layout,
     observations: &[Observation],
+    target: Option<&DnsTarget>,
     records: &[(usize, CheckReport)],
 ) -> diagnose::Diagnosis {
-    let mut d = diagnose::decide(observations);
+    let mut d = diagnose::decide(observations, target);
     for (index, observation) in observations.iter().enumerate() {
         let Some(step) = layout.owner.get(index) else {
             continue;
@@ -245,22 +264,11 @@ async fn read_records(
     }
     let start = Instant::now();
     let session = preflight::session(&settings);
-    let read = |name: String| {
-        let (session, settings) = (&session, &settings);
-        async move {
-            let session = session.as_ref().map_err(|e| format!("{e:#}"))?;
-            let zone = preflight::find_zone(session, settings, &name)
-                .await
-                .map_err(|e| format!("{e:#}"))?;
-            let records = session
-                .client
-                .dns_records(&zone.id, &name)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok::<_, String>((zone.name, records))
-        }
-    };
-    let reads = futures::future::join_all(wanted.iter().map(|(_, name)| read(name.clone())));
+    let reads = futures::future::join_all(
+        wanted
+            .iter()
+            .map(|(_, name)| zone_records(&session, &settings, name)),
+    );
     let results = tokio::time::timeout(deadline, reads).await;
     let elapsed_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
     wanted
@@ -312,6 +320,67 @@ async fn read_records(
         .collect()
 }
 
+/// The DNS records named `name` in the Cloudflare zone that holds it, with the zone's name, or
+/// why they cannot be read (the token cannot print, so the reason carries no secret).
+async fn zone_records(
+    session: &Result<Session>,
+    settings: &Settings,
+    name: &str,
+) -> Result<(String, Vec<DnsRecord>), String> {
+    let session = session.as_ref().map_err(|e| format!("{e:#}"))?;
+    let zone = preflight::find_zone(session, settings, name)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    let records = session
+        .client
+        .dns_records(&zone.id, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((zone.name, records))
+}
+
+/// What the public host's Cloudflare record says of the DNS target: a CNAME's content, `None`
+/// for any other record (an address names no target), or why it could not be read.
+type TargetLookup = Shared<BoxFuture<'static, Result<Option<String>, String>>>;
+
+/// Reads the public host's Cloudflare record beside the probes, bounded by the deadline, when
+/// the config names no DNS target and a token is at hand: a proxied host answers with the
+/// edge's addresses, so only the record still names the platform's target. Without a token
+/// nothing is sent (diagnose never asks for one).
+fn lookup_target(settings: &Settings, deadline: Duration) -> Option<TargetLookup> {
+    let host = settings.service.public_host();
+    let named = host
+        .trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_err();
+    if settings.service.dns_target.is_some() || settings.cloudflare.token.is_none() || !named {
+        return None;
+    }
+    let settings = settings.clone();
+    let reading = tokio::spawn(async move {
+        let session = preflight::session(&settings);
+        let host = settings.service.public_host();
+        match tokio::time::timeout(deadline, zone_records(&session, &settings, host)).await {
+            Err(_) => Err("unfinished at the deadline (probe.deadline_ms)".to_owned()),
+            Ok(read) => read.map(|(_, records)| {
+                records
+                    .into_iter()
+                    .find(|r| r.record_type == "CNAME")
+                    .map(|r| r.content)
+            }),
+        }
+    });
+    Some(
+        async move {
+            reading
+                .await
+                .unwrap_or_else(|e| Err(format!("the read stopped unexpectedly: {e}")))
+        }
+        .boxed()
+        .shared(),
+    )
+}
+
 /// A team's own HTTP step passes on exactly the status it expects.
 fn expect_status(report: &mut CheckReport, want: u16, observation: &Observation) {
     let Outcome::Http(answer) = &observation.outcome else {
@@ -341,6 +410,7 @@ fn record(journal: &Journal, d: &diagnose::Diagnosis, elapsed_ms: u64) -> Result
             "action": d.action,
             "scope": d.scope,
             "summary": d.summary,
+            "dns_target": d.dns_target,
             "elapsed_ms": elapsed_ms,
         }),
     )
@@ -409,8 +479,9 @@ async fn walk_through(
     settings: &Settings,
     steps: &Steps<'_>,
     checks: Vec<Check>,
+    from_record: Option<probe::CloudflareTarget<'static>>,
     deadline: Duration,
-) -> Result<(Vec<Observation>, Duration)> {
+) -> Result<(Vec<Observation>, Option<DnsTarget>, Duration)> {
     let Steps {
         rb,
         plans,
@@ -424,8 +495,9 @@ async fn walk_through(
         let prober = Prober::new(&settings);
         tokio::spawn(async move {
             let events = Events(tx);
-            let observations = probe::gather(&settings, &prober, checks, deadline, &events).await;
-            (observations, start.elapsed())
+            let (observations, target) =
+                probe::gather(&settings, &prober, checks, from_record, deadline, &events).await;
+            (observations, target, start.elapsed())
         })
     };
     // Dropping the walk (Ctrl-C) must not leave probes running behind the exit.
@@ -513,10 +585,9 @@ async fn walk_through(
         p.info("");
     }
     drop(rx);
-    let (observations, elapsed) = background
+    background
         .await
-        .map_err(|e| anyhow::anyhow!("the checks stopped unexpectedly: {e}"))?;
-    Ok((observations, elapsed))
+        .map_err(|e| anyhow::anyhow!("the checks stopped unexpectedly: {e}"))
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);
@@ -762,7 +833,7 @@ mod tests {
             answered(plans[0].checks[0].clone(), 200),
             answered(plans[1].checks[0].clone(), 200),
         ];
-        let d = conclude(&plans, &layout, &observations, &[]);
+        let d = conclude(&plans, &layout, &observations, None, &[]);
         assert_eq!(d.verdict, Verdict::Healthy);
         let ping = &d.checks[1];
         assert_eq!(
@@ -785,7 +856,7 @@ mod tests {
             answered(plans[0].checks[0].clone(), 200),
             answered(plans[1].checks[0].clone(), 204),
         ];
-        let d = conclude(&plans, &layout, &observations, &[]);
+        let d = conclude(&plans, &layout, &observations, None, &[]);
         assert_eq!(d.checks[1].status, Status::Pass);
     }
 }

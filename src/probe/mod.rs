@@ -326,24 +326,71 @@ pub trait Watch: Sync {
 pub struct Quiet;
 impl Watch for Quiet {}
 
+/// Where the DNS target of a run came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetSource {
+    /// `service.dns_target` (or a runbook step that names the target itself).
+    Config,
+    /// The first CNAME hop of the public host, as a resolver answered it.
+    Cname,
+    /// The host's DNS record in its Cloudflare zone: a proxied host answers with the edge's
+    /// addresses, so only the record still shows the platform's target.
+    Cloudflare,
+}
+
+impl TargetSource {
+    /// Where the target came from, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TargetSource::Config => "service.dns_target",
+            TargetSource::Cname => "the public host's CNAME",
+            TargetSource::Cloudflare => "the host's Cloudflare DNS record",
+        }
+    }
+}
+
+/// The DNS target a run checked, and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DnsTarget {
+    pub name: String,
+    pub source: TargetSource,
+}
+
+/// The target read from the host's Cloudflare record, when the caller asked the API for it:
+/// `None` when the record names no target (or could not be read; the caller says why).
+pub type CloudflareTarget<'a> = futures::future::BoxFuture<'a, Option<String>>;
+
 /// Runs `checks` concurrently under `deadline`. When no DNS target is configured, the first
 /// CNAME hop of the public host (haiku-word-123.herokudns.com) names it, from whichever
-/// resolver shows it first, and the target checks join the run at once: a target that
-/// blackholes then costs one DNS timeout, not the chain's timeout and then the target's.
-/// Checks unfinished at the deadline come back as [`Outcome::NotRun`]. Observations are in the
-/// order the checks were added.
+/// resolver shows it first, or else the host's Cloudflare record (`cloudflare`, read beside
+/// the probes), and the target checks join the run at once: a target that blackholes then
+/// costs one DNS timeout, not the chain's timeout and then the target's. Checks unfinished at
+/// the deadline come back as [`Outcome::NotRun`]. Observations are in the order the checks
+/// were added; the target checked, if any, comes with them.
 pub async fn gather(
     settings: &Settings,
     prober: &Prober,
     checks: Vec<Check>,
+    cloudflare: Option<CloudflareTarget<'_>>,
     deadline: Duration,
     watch: &dyn Watch,
-) -> Vec<Observation> {
+) -> (Vec<Observation>, Option<DnsTarget>) {
     let end = tokio::time::Instant::now() + deadline;
     let mut all: Vec<Check> = Vec::new();
     let mut results: Vec<Option<Observation>> = Vec::new();
     let mut pending = FuturesUnordered::new();
-    let mut target_known = checks.iter().any(|c| c.role == Role::Target);
+    let mut learned = checks.iter().find_map(|c| match (&c.spec, c.role) {
+        (Spec::DnsAddrs { name, .. }, Role::Target) => Some(DnsTarget {
+            name: name.clone(),
+            source: TargetSource::Config,
+        }),
+        _ => None,
+    });
+    let mut target_known = learned.is_some();
+    let asked = cloudflare.is_some();
+    let mut cloudflare = cloudflare.unwrap_or_else(|| Box::pin(async { None }));
+    let mut cloudflare_done = !asked;
     // One CNAME question per resolver, beside the chain checks, to learn the target early.
     let mut discover: FuturesUnordered<_> = checks
         .iter()
@@ -372,21 +419,45 @@ pub async fn gather(
         start(check, &mut all, &mut results, &mut pending);
     }
     loop {
+        // Once every check is in, only the Cloudflare record can still name a target.
+        let waits_for_record = !target_known && !cloudflare_done;
         let next = tokio::time::timeout_at(end, async {
+            if pending.is_empty() && waits_for_record {
+                return Step::Record((&mut cloudflare).await);
+            }
             tokio::select! {
                 Some(Some(target)) = discover.next(), if !target_known && !discover.is_empty() => {
-                    Step::Target(target)
+                    Step::Target(target, TargetSource::Cname)
                 }
+                record = &mut cloudflare, if waits_for_record => Step::Record(record),
                 done = pending.next() => Step::Done(done),
             }
         })
         .await;
         let (index, observation) = match next {
-            Ok(Step::Target(target)) => {
+            Ok(Step::Record(record)) => {
+                cloudflare_done = true;
+                if let Some(target) = record {
+                    target_known = true;
+                    for check in target_checks(settings, &target) {
+                        start(check, &mut all, &mut results, &mut pending);
+                    }
+                    learned = Some(DnsTarget {
+                        name: target,
+                        source: TargetSource::Cloudflare,
+                    });
+                }
+                continue;
+            }
+            Ok(Step::Target(target, source)) => {
                 target_known = true;
                 for check in target_checks(settings, &target) {
                     start(check, &mut all, &mut results, &mut pending);
                 }
+                learned = Some(DnsTarget {
+                    name: target,
+                    source,
+                });
                 continue;
             }
             Ok(Step::Done(Some(done))) => done,
@@ -401,13 +472,17 @@ pub async fn gather(
                     for check in target_checks(settings, target) {
                         start(check, &mut all, &mut results, &mut pending);
                     }
+                    learned = Some(DnsTarget {
+                        name: target.clone(),
+                        source: TargetSource::Cname,
+                    });
                 }
             }
         }
         results[index] = Some(observation);
     }
     drop(pending);
-    results
+    let observations = results
         .into_iter()
         .zip(all)
         .enumerate()
@@ -424,11 +499,13 @@ pub async fn gather(
                 observation
             })
         })
-        .collect()
+        .collect();
+    (observations, learned)
 }
 
 enum Step<T> {
-    Target(String),
+    Target(String, TargetSource),
+    Record(Option<String>),
     Done(Option<T>),
 }
 
@@ -461,7 +538,15 @@ pub async fn platform_health(settings: &Settings) -> PlatformHealth {
             matches!(c.role, Role::Target | Role::Origin) || matches!(c.spec, Spec::DnsChain { .. })
         })
         .collect();
-    let observations = gather(settings, &prober, checks, settings.probe.deadline, &Quiet).await;
+    let (observations, _) = gather(
+        settings,
+        &prober,
+        checks,
+        None,
+        settings.probe.deadline,
+        &Quiet,
+    )
+    .await;
     crate::diagnose::platform_health(&observations)
 }
 

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::diagnose::{Action, CheckReport, Diagnosis, Scope, Status, Verdict};
+use crate::probe::DnsTarget;
 use crate::ui::{sanitize, Paint, Printer};
 
 pub const SCHEMA: &str = "failover.diagnosis/v1";
@@ -16,6 +17,9 @@ pub struct DiagnosisDoc<'a> {
     pub action: Action,
     pub scope: Scope,
     pub summary: &'a str,
+    /// Added to v1 (optional): the DNS target checked and where it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_target: Option<&'a DnsTarget>,
     pub checks: &'a [CheckReport],
     pub started_at: &'a str,
     pub elapsed_ms: u64,
@@ -29,6 +33,7 @@ impl<'a> DiagnosisDoc<'a> {
             action: d.action,
             scope: d.scope,
             summary: &d.summary,
+            dns_target: d.dns_target.as_ref(),
             checks: &d.checks,
             started_at,
             elapsed_ms,
@@ -79,6 +84,17 @@ pub fn render(p: &Printer, d: &Diagnosis, elapsed_ms: u64, all_checks: bool) -> 
         d.action.as_str(),
         sanitize(&d.summary)
     );
+    if let Some(t) = &d.dns_target {
+        out.push_str(&p.paint(
+            &format!(
+                "DNS target {}, from {}",
+                sanitize(&t.name),
+                t.source.describe()
+            ),
+            Paint::Dim,
+        ));
+        out.push('\n');
+    }
     if !d.evidence.is_empty() {
         out.push_str(&format!("\n{}\n", p.paint("Evidence", Paint::Bold)));
         for e in &d.evidence {
