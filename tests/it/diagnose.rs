@@ -3,6 +3,10 @@
 //! an EU compare environment and a Heroku status page, all on 127.0.0.1:0.
 
 use std::net::IpAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use failover::sandbox::cloudflare::{CloudflareSandbox, Permission};
 
 use failover::sandbox::dns::{Behaviour, DnsServer};
 use failover::sandbox::http::{Answer, HttpServer};
@@ -116,11 +120,60 @@ heroku = "http://127.0.0.1:{status}/api/v4/current-status"
     /// Runs diagnose with the sandbox as the only resolver and the public host pinned to the
     /// edge (as a proxied Cloudflare host resolves to the edge whatever its CNAME does).
     fn diagnose(&self, extra: &[&str]) -> Run {
+        run(&mut self.command(extra))
+    }
+
+    fn command(&self, extra: &[&str]) -> Command {
         let resolver = self.resolver();
         let pin = format!("{PUBLIC}:{}:127.0.0.1", self.edge.port());
-        let mut args = vec!["diagnose", "--resolver", &resolver, "--resolve", &pin];
-        args.extend_from_slice(extra);
-        run(failover(self.dir.path()).args(&args))
+        let mut cmd = failover(self.dir.path());
+        cmd.args(["diagnose", "--resolver", &resolver, "--resolve", &pin])
+            .args(extra);
+        cmd
+    }
+
+    /// The public host proxied through Cloudflare (orange cloud): its public answer is the
+    /// edge's addresses, no CNAME, so only the record in the sandbox API names the target.
+    /// The edge says nothing but 502: without the target this reads as an edge failure.
+    fn proxied(&self) -> Api {
+        self.dns.remove(PUBLIC);
+        self.dns.set_addrs(PUBLIC, &["127.0.0.1".parse().unwrap()]);
+        self.edge.set(
+            Answer::new(502, "error code: 502")
+                .header("server", "cloudflare")
+                .header("cf-ray", "1"),
+        );
+        let cf = self
+            .rt
+            .block_on(CloudflareSandbox::start(TOKEN, ACCOUNT))
+            .expect("cloudflare api");
+        let zone = cf.add_zone("example.test", "free");
+        cf.add_dns_record(&zone, "CNAME", PUBLIC, TARGET, true);
+        self.edit_config(|text| format!("{text}\n[cloudflare]\nzone = \"example.test\"\n"));
+        Api { cf }
+    }
+}
+
+const TOKEN: &str = "canary-5d1e-diagnose-token-NEVER-PRINT";
+const ACCOUNT: &str = "0123456789abcdef0123456789abcdef";
+
+/// The sandbox Cloudflare API of a proxied world.
+struct Api {
+    cf: CloudflareSandbox,
+}
+
+impl Api {
+    /// Diagnose with the API reachable through the environment, `token` as the token (`None`:
+    /// no token at all, the API base and account still set).
+    fn diagnose(&self, world: &World, token: Option<&str>, extra: &[&str]) -> Run {
+        let mut cmd = world.command(extra);
+        cmd.env("CLOUDFLARE_API_BASE_URL", self.cf.base_url().as_str())
+            .env("CLOUDFLARE_ACCOUNT_ID", ACCOUNT)
+            .env("FAILOVER_RETRY_BASE_MS", "1");
+        if let Some(token) = token {
+            cmd.env("CLOUDFLARE_API_TOKEN", token);
+        }
+        run(&mut cmd)
     }
 }
 
@@ -541,4 +594,112 @@ fn deadline_cuts_off_unfinished_checks() {
             "{doc:#}"
         );
     }
+}
+
+/// The October 2025 outage behind a proxied host: no CNAME in public DNS, no `dns_target` in
+/// the config, so the target comes from the host's Cloudflare record, and its SERVFAIL decides.
+#[test]
+fn proxied_host_learns_the_target_from_the_cloudflare_record() {
+    let world = World::new();
+    world.dns.set_behaviour(TARGET, Behaviour::Servfail);
+    let api = world.proxied();
+    let out = api.diagnose(&world, Some(TOKEN), &["--json"]);
+    let doc = verdict(&out, "dns_target_failure", "deploy-proxy", "region", 3);
+    assert_eq!(doc["dns_target"]["name"], TARGET, "{doc:#}");
+    assert_eq!(doc["dns_target"]["source"], "cloudflare", "{doc:#}");
+    let target = checks(&doc, "dns.target");
+    assert_eq!(target.len(), 1, "{doc:#}");
+    assert_eq!(
+        (target[0]["target"].as_str(), target[0]["error"].as_str()),
+        (Some(TARGET), Some("servfail")),
+        "{doc:#}"
+    );
+    assert!(doc["summary"].as_str().unwrap().contains(TARGET), "{doc:#}");
+    // Public DNS showed no CNAME: the chain names only the edge's address.
+    let chain = checks(&doc, "dns.public")[0]["detail"].as_str().unwrap();
+    assert!(!chain.contains(TARGET), "{chain}");
+    // Read-only: zones and records, nothing else.
+    let calls = api.cf.calls();
+    assert!(
+        calls.iter().any(|c| c.path.ends_with("/dns_records")),
+        "{calls:?}"
+    );
+    assert!(calls.iter().all(|c| !c.mutates()), "{calls:?}");
+    // The human report says where the target came from.
+    let human = api.diagnose(&world, Some(TOKEN), &[]);
+    assert!(
+        human.stdout.contains(&format!(
+            "DNS target {TARGET}, from the host's Cloudflare DNS record"
+        )),
+        "{}",
+        human.stdout
+    );
+    assert!(!format!("{}{}", out.stdout, human.stdout).contains(TOKEN));
+}
+
+/// What "as today" compares: the verdict and every check's id and status (timings vary).
+fn shape(doc: &Value) -> (Value, Vec<String>) {
+    let checks = doc["checks"].as_array().unwrap().iter();
+    let ids = checks.map(|c| format!("{} {}", c["id"], c["status"]));
+    (doc["verdict"].clone(), ids.collect())
+}
+
+/// One run whose Cloudflare read fails: the document `today` has (no target checks, no
+/// `dns_target`), the same exit code, and a warning that says `why` without the token.
+#[track_caller]
+fn unreadable(world: &World, api: &Api, token: &str, today: &Value, why: &str) {
+    api.cf.clear_calls();
+    let out = api.diagnose(world, Some(token), &["--json"]);
+    let doc = verdict(&out, "edge_failure", "deploy-proxy", "region", 3);
+    assert_eq!(shape(&doc), shape(today), "{doc:#}");
+    assert!(doc.get("dns_target").is_none(), "{doc:#}");
+    let warning =
+        "warning: cannot read the DNS target from the Cloudflare record of api.example.test";
+    assert!(
+        out.stderr.contains(warning) && out.stderr.contains(why),
+        "{}",
+        out.stderr
+    );
+    assert!(!format!("{}{}", out.stdout, out.stderr).contains(TOKEN));
+    assert!(!api.cf.calls().is_empty(), "the API was asked");
+}
+
+/// An API that cannot be read costs a warning, never the diagnosis.
+#[test]
+fn unreadable_cloudflare_record_is_a_warning() {
+    let world = World::new();
+    world.dns.set_behaviour(TARGET, Behaviour::Servfail);
+    let api = world.proxied();
+    let today = api.diagnose(&world, None, &["--json"]);
+    let today = verdict(&today, "edge_failure", "deploy-proxy", "region", 3);
+    assert!(checks(&today, "dns.target").is_empty(), "{today:#}");
+    // A token the API does not know (400, code 9109), then one without Zone Read (403).
+    unreadable(&world, &api, "not-the-token", &today, "token was rejected");
+    api.cf
+        .set_permissions(Some(&[Permission::WorkersScriptsEdit]));
+    unreadable(&world, &api, TOKEN, &today, "Zone Read");
+    // An API slower than the whole diagnosis is cut off at the deadline, not at the client's
+    // own minute-long timeout.
+    api.cf.set_permissions(None);
+    api.cf.set_latency(Duration::from_secs(120));
+    world.edit_config(|text| text.replace("deadline_ms = 10000", "deadline_ms = 3000"));
+    unreadable(&world, &api, TOKEN, &today, "unfinished at the deadline");
+}
+
+/// Without a token diagnose sends nothing to the API, even with its address and the account
+/// configured; the same world with a token shows the API would have been asked.
+#[test]
+fn no_token_no_api_call() {
+    let world = World::new();
+    let api = world.proxied();
+    let out = api.diagnose(&world, None, &["--json"]);
+    let doc = verdict(&out, "edge_failure", "deploy-proxy", "region", 3);
+    assert!(doc.get("dns_target").is_none(), "{doc:#}");
+    assert!(checks(&doc, "dns.target").is_empty(), "{doc:#}");
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    assert_eq!(api.cf.calls(), []);
+    let with_token = api.diagnose(&world, Some(TOKEN), &["--json"]);
+    let doc = verdict(&with_token, "edge_failure", "deploy-proxy", "region", 3);
+    assert_eq!(doc["dns_target"]["source"], "cloudflare", "{doc:#}");
+    assert!(!api.cf.calls().is_empty());
 }
