@@ -120,7 +120,15 @@ pub async fn execute(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Diagnosed> {
             layout: &layout,
             records: &records,
         };
-        walk_through(&ctx.printer, &settings, &steps, checks, from_record, deadline).await?
+        walk_through(
+            &ctx.printer,
+            &settings,
+            &steps,
+            checks,
+            from_record,
+            deadline,
+        )
+        .await?
     } else {
         let watch = Spinners {
             progress: ctx.printer.progress(),
