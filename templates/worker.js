@@ -4,18 +4,15 @@
 
 const CONFIG = {{ config_json }};
 
-// Headers that describe one connection, not the message (RFC 9110 7.6.1); never forwarded.
-const HOP_BY_HOP = [
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "proxy-authenticate",
-  "proxy-authorization",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-];
+// Headers that describe one connection, not the message (RFC 9110 7.6.1), never forwarded.
+// The runtime's HTTP layer owns Connection, Keep-Alive, TE, Trailer, Transfer-Encoding and
+// Upgrade: it never passes them on in either direction (the Worker tests prove it), so the
+// Worker removes only the rest, and every header a Connection header names. Each removal is a
+// call into the runtime on every request, so the lists hold nothing it would drop anyway.
+const REQUEST_HOP_BY_HOP = ["host", "proxy-connection", "proxy-authorization"];
+const RESPONSE_HOP_BY_HOP = ["proxy-connection", "proxy-authenticate"];
+// A header name (RFC 9110 5.1); a Connection token that is not one names nothing to remove.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 const RETRY_STATUS = new Set([502, 503, 504]);
 const NULL_BODY_STATUS = new Set([101, 204, 205, 304]);
@@ -115,19 +112,21 @@ export default {
   },
 };
 
-function connectionTokens(headers) {
-  return (headers.get("connection") || "")
-    .split(",")
-    .map((t) => t.trim().toLowerCase())
-    .filter((t) => t !== "");
+function dropHopByHop(headers, names) {
+  const connection = headers.get("connection");
+  if (connection !== null) {
+    for (const token of connection.split(",")) {
+      const name = token.trim();
+      if (TOKEN.test(name)) headers.delete(name);
+    }
+  }
+  for (const name of names) headers.delete(name);
 }
 
 function forwardHeaders(incoming, isUpgrade) {
   const out = new Headers(incoming);
-  for (const name of connectionTokens(incoming)) out.delete(name);
-  for (const name of HOP_BY_HOP) out.delete(name);
-  // The runtime derives Host from the upstream URL; the client's never travels.
-  out.delete("host");
+  // Host too: the runtime derives it from the upstream URL, and the client's never travels.
+  dropHopByHop(out, REQUEST_HOP_BY_HOP);
   if (isUpgrade) {
     out.set("upgrade", "websocket");
     out.set("connection", "Upgrade");
@@ -145,8 +144,7 @@ function rewriteResponse(response, origin) {
   const body = NULL_BODY_STATUS.has(response.status) ? null : response.body;
   const out = new Response(body, response);
   const headers = out.headers;
-  for (const name of connectionTokens(response.headers)) headers.delete(name);
-  for (const name of HOP_BY_HOP) headers.delete(name);
+  dropHopByHop(headers, RESPONSE_HOP_BY_HOP);
   // Each cookie stays its own header: joined with commas they would break on Expires dates.
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) {

@@ -12,8 +12,9 @@
 //! - `/download?bytes=N`: N bytes of [`pattern_byte`], streamed in chunks
 //! - `/upload`: counts and checks a streamed body of [`pattern_byte`]s; answers `{"bytes","intact"}`
 //! - `/status/CODE`: answers with that status
-//! - `/hop-by-hop`: a response with `Connection`, the header it names, `Keep-Alive`,
-//!   `Proxy-Authenticate` and `Trailer`
+//! - `/hop-by-hop`: a response with every hop-by-hop header: `Connection` (naming
+//!   `x-conn-private`, which it also sends), `Keep-Alive`, `Proxy-Connection`,
+//!   `Proxy-Authenticate`, `TE`, `Trailer`, `Upgrade`; and `x-end-to-end`, which must pass
 //! - `/ws`: WebSocket echo (text and binary); subprotocols `chat` and `superchat`; a text message
 //!   `close CODE REASON` makes it close with that code
 //! - anything else: a JSON echo of method, path, query, headers and body
@@ -331,11 +332,14 @@ async fn upload(req: Request) -> Response {
 async fn hop_by_hop() -> Response {
     (
         [
-            ("connection", "x-conn-private"),
+            ("connection", "keep-alive, X-Conn-Private, not a token"),
             ("x-conn-private", "1"),
             ("keep-alive", "timeout=5"),
+            ("proxy-connection", "keep-alive"),
             ("proxy-authenticate", "Basic realm=\"origin\""),
+            ("te", "trailers"),
             ("trailer", "x-checksum"),
+            ("upgrade", "h2c"),
             ("x-end-to-end", "kept"),
         ],
         "hop\n",
