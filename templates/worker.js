@@ -28,6 +28,7 @@ const ORIGINS = CONFIG.origins.map((o) => {
     hostname: u.hostname.toLowerCase(),
   };
 });
+const PRIMARY = ORIGINS.slice(0, 1);
 const ORIGIN_HOSTS = new Set(ORIGINS.map((o) => o.host));
 const ORIGIN_HOSTNAMES = new Set(ORIGINS.map((o) => o.hostname));
 const PUBLIC = new URL(CONFIG.public_url);
@@ -43,24 +44,23 @@ export default {
     // request lines, Host, X-Forwarded-Host) never choose the target.
     const pathAndQuery = url.pathname + url.search;
     const isUpgrade = (request.headers.get("upgrade") || "").toLowerCase() === "websocket";
-    const headers = forwardHeaders(request.headers, isUpgrade);
 
     // Sent as received (an extension method keeps its case); compared in upper case.
     const method = request.method;
     const upper = method.toUpperCase();
-    const hasBody = request.body !== null && upper !== "GET" && upper !== "HEAD";
+    const hasBody = upper !== "GET" && upper !== "HEAD" && request.body !== null;
     const canFailOver = ORIGINS.length > 1 && IDEMPOTENT.has(upper);
 
     // A body can be sent once. To try a second origin it must be kept, so only a small body
     // with a declared length is held (bounded); anything else streams to the primary alone.
     let body = hasBody ? request.body : null;
-    let attempts = canFailOver ? ORIGINS : ORIGINS.slice(0, 1);
+    let attempts = canFailOver ? ORIGINS : PRIMARY;
     if (canFailOver && hasBody) {
       const declared = request.headers.get("content-length") || "";
       if (/^[0-9]+$/.test(declared) && Number(declared) <= CONFIG.retry_body_limit) {
         body = await request.arrayBuffer();
       } else {
-        attempts = ORIGINS.slice(0, 1);
+        attempts = PRIMARY;
       }
     }
 
@@ -68,7 +68,7 @@ export default {
     for (let i = 0; i < attempts.length; i++) {
       const origin = attempts[i];
       const isLast = i === attempts.length - 1;
-      const init = { method, headers, redirect: "manual" };
+      const init = { method, headers: request.headers, redirect: "manual" };
       if (body !== null) init.body = body;
       // The per-attempt timeout bounds the wait for response headers only, and only when
       // another origin is left to try: a long download or a slow last origin is not cut.
@@ -80,7 +80,10 @@ export default {
       }
       let response;
       try {
-        response = await fetch(origin.base + pathAndQuery, init);
+        // The upstream request copies the client's headers once; they are edited in place.
+        const upstream = new Request(origin.base + pathAndQuery, init);
+        forwardHeaders(upstream.headers, isUpgrade);
+        response = await fetch(upstream);
       } catch (err) {
         // The reason goes to the Worker's log (`wrangler tail`), not to the public: it may
         // name the origin host, which the proxy otherwise keeps out of sight.
@@ -123,19 +126,17 @@ function dropHopByHop(headers, names) {
   for (const name of names) headers.delete(name);
 }
 
-function forwardHeaders(incoming, isUpgrade) {
-  const out = new Headers(incoming);
+function forwardHeaders(headers, isUpgrade) {
   // Host too: the runtime derives it from the upstream URL, and the client's never travels.
-  dropHopByHop(out, REQUEST_HOP_BY_HOP);
+  dropHopByHop(headers, REQUEST_HOP_BY_HOP);
   if (isUpgrade) {
-    out.set("upgrade", "websocket");
-    out.set("connection", "Upgrade");
+    headers.set("upgrade", "websocket");
+    headers.set("connection", "Upgrade");
   }
-  out.set("x-forwarded-host", PUBLIC_HOST);
-  out.set("x-forwarded-proto", PUBLIC_PROTO);
-  const clientIp = incoming.get("cf-connecting-ip");
-  if (clientIp) out.set("x-forwarded-for", clientIp);
-  return out;
+  headers.set("x-forwarded-host", PUBLIC_HOST);
+  headers.set("x-forwarded-proto", PUBLIC_PROTO);
+  const clientIp = headers.get("cf-connecting-ip");
+  if (clientIp) headers.set("x-forwarded-for", clientIp);
 }
 
 function rewriteResponse(response, origin) {
