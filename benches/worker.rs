@@ -2,8 +2,10 @@
 //! passthrough Worker (the floor for any Worker proxy), and behind ours, in one process tree and
 //! one run, at concurrency 1 and 50. Prints requests/s, p50 and p99 latency, and ours/bare.
 //!
-//! Run: `npm install && cargo bench --bench worker`; options after `--`: `--requests N`,
-//! `--rounds R`, `--template PATH` (measure another template as "ours").
+//! Run: `npm install && cargo bench --bench worker`; options after `--`: `--requests N` (per
+//! target and round at concurrency 50; a fifth of it at 1), `--rounds R` (default 24),
+//! `--epochs E` (sets of fresh runtimes the rounds are spread over, default 4), `--template PATH`
+//! (measure another template as "ours").
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +15,8 @@ use anyhow::{Context, Result};
 use failover::sandbox::origin::OriginHandle;
 use failover::sandbox::workerd::{self, WorkerScript, Workerd};
 use failover::worker::{self, WorkerSpec};
+use nix::sched::{sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
 
 const PATH: &str = "/health";
 
@@ -27,19 +31,24 @@ struct Sample {
 }
 
 fn main() -> Result<()> {
-    let mut requests: u64 = 20_000;
-    let mut rounds: usize = 5;
+    let mut requests: u64 = 4_000;
+    let mut rounds: usize = 24;
+    let mut epochs: usize = 4;
     let mut template: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--requests" => requests = args.next().context("--requests N")?.parse()?,
             "--rounds" => rounds = args.next().context("--rounds R")?.parse()?,
+            "--epochs" => epochs = args.next().context("--epochs E")?.parse()?,
             "--template" => template = Some(args.next().context("--template PATH")?),
             // cargo bench passes --bench; anything else is not ours to judge.
             _ => {}
         }
     }
+    // The load and the origin on one core, the runtime under test alone on the other: the
+    // Worker's cost then decides its throughput, not how the scheduler shares two cores.
+    let pinned = pin_self(LOAD_CPU).is_ok();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -49,10 +58,16 @@ fn main() -> Result<()> {
         }
         None => worker::TEMPLATE.to_owned(),
     };
-    rt.block_on(bench(requests, rounds.max(1), &template))
+    rt.block_on(bench(requests, rounds.max(1), epochs, &template, pinned))
 }
 
-async fn bench(requests: u64, rounds: usize, template: &str) -> Result<()> {
+async fn bench(
+    requests: u64,
+    rounds: usize,
+    epochs: usize,
+    template: &str,
+    pinned: bool,
+) -> Result<()> {
     let bin = workerd::locate(std::env::var("FAILOVER_WORKERD").ok().as_deref())?;
     let origin = OriginHandle::start("bench").await?;
     let origin_url = origin.url();
@@ -72,65 +87,97 @@ async fn bench(requests: u64, rounds: usize, template: &str) -> Result<()> {
         retry_body_limit: worker::DEFAULT_RETRY_BODY_LIMIT,
     };
     let ours_src = worker::render(template, &spec)?;
-    let start = |script: String| {
+    let start = |script: &str| {
         Workerd::start(
             &bin,
             &WorkerScript {
-                script,
+                script: script.to_owned(),
                 bindings: vec![],
                 compatibility_date: worker::COMPATIBILITY_DATE.to_owned(),
             },
         )
     };
-    let bare = start(bare_src.clone())?;
-    // The same bare Worker in a second runtime: its ratio to the first is the noise floor of
-    // this machine at this moment, printed beside ours/bare so the latter can be judged.
-    let bare_again = start(bare_src)?;
-    let ours = start(ours_src)?;
-    let targets = [
-        ("direct", origin_url.clone(), None),
-        ("bare", bare.url(), Some(bare.pid())),
-        ("ours", ours.url(), Some(ours.pid())),
-        ("bare-2", bare_again.url(), Some(bare_again.pid())),
-    ];
+    // The same bare Worker twice, in two runtimes: the ratio of the second to the first is the
+    // noise of this machine at this moment, printed beside ours/bare so the latter can be
+    // judged.
+    let scripts = [bare_src.as_str(), ours_src.as_str(), bare_src.as_str()];
+    let names = ["direct", "bare", "ours", "bare-2"];
+    let epochs = epochs.clamp(1, rounds);
 
     println!(
-        "workerd {}; GET {PATH}; {requests} requests per measurement at concurrency 50, {} at 1; median of {rounds} rounds",
+        "workerd {}; GET {PATH}; {rounds} rounds of {requests} requests per target at concurrency 50, {} at 1, in {epochs} sets of fresh runtimes",
         bin.display(),
-        requests / 5
+        requests / 5,
     );
-    let mut results: Vec<(&str, usize, Sample)> = Vec::new();
+    let mut pinned_all = pinned;
+    let mut rows: Vec<(&str, usize, Sample)> = Vec::new();
+    let mut ratios: Vec<(&str, usize, Ratios)> = Vec::new();
     for concurrency in [1usize, 50] {
         let n = if concurrency == 1 {
             requests / 5
         } else {
             requests
         };
-        let mut per_target: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
-        // Rounds interleave the targets, in alternating order, so a slow spell on a shared
-        // machine hits all of them alike.
-        for round in 0..rounds {
-            let mut order: Vec<usize> = (0..targets.len()).collect();
-            if round % 2 == 1 {
-                order.reverse();
+        let mut per_target: Vec<Vec<Sample>> = vec![Vec::new(); names.len()];
+        // The origin alone, for scale; outside the rounds, since its burst of connections
+        // would weigh on whichever Worker came next.
+        for _ in 0..3 {
+            per_target[DIRECT].push(run_load(&origin_url, concurrency, n, None).await?);
+        }
+        // Each runtime process runs a little faster or slower than another for the whole of
+        // its life (where its memory landed), so the rounds are spread over several sets of
+        // fresh runtimes and that luck averages out.
+        for epoch in 0..epochs {
+            let runtimes = scripts
+                .iter()
+                .map(|s| start(s))
+                .collect::<Result<Vec<_>>>()?;
+            pinned_all &= runtimes.iter().all(|w| pin(w.pid(), WORKERD_CPU).is_ok());
+            // Warm each once, so the first round does not pay for compilation.
+            for w in &runtimes {
+                run_load(&w.url(), concurrency, n, None).await?;
             }
-            for i in order {
-                let (_, url, pid) = &targets[i];
-                run_load(url, concurrency, n / 10, None).await?; // warm-up
-                per_target[i].push(run_load(url, concurrency, n, *pid).await?);
+            // Short rounds, each running the three Workers back to back: a slow spell on a
+            // shared machine hits neighbours alike, and the ratios are taken within a round
+            // before the median, so drift between rounds cancels out. The order rotates and
+            // reverses, so every Worker runs in every position and after every other equally
+            // often.
+            let share = rounds / epochs + usize::from(epoch < rounds % epochs);
+            for round in 0..share {
+                let mut order: Vec<usize> = (0..3).map(|k| (round + k) % 3).collect();
+                if (round / 3) % 2 == 1 {
+                    order.reverse();
+                }
+                for k in order {
+                    let w = &runtimes[k];
+                    per_target[k + 1]
+                        .push(run_load(&w.url(), concurrency, n, Some(w.pid())).await?);
+                }
             }
         }
-        for (i, (name, _, _)) in targets.iter().enumerate() {
-            results.push((name, concurrency, median(&mut per_target[i])));
+        for (i, name) in names.iter().enumerate() {
+            rows.push((name, concurrency, median_sample(&per_target[i])));
+        }
+        for (a, b) in [(OURS, BARE), (BARE_2, BARE)] {
+            let r = Ratios::paired(&per_target[a], &per_target[b]);
+            ratios.push((names[a], concurrency, r));
         }
     }
+    println!(
+        "{}",
+        if pinned_all {
+            "load and origin ran on CPU 0, workerd on CPU 1"
+        } else {
+            "not pinned to CPUs (fewer than 2, or not allowed)"
+        }
+    );
 
     println!();
     println!(
         "{:<8} {:>5} {:>12} {:>10} {:>10} {:>16}",
         "target", "conc", "requests/s", "p50 ms", "p99 ms", "workerd CPU µs/req"
     );
-    for (name, c, s) in &results {
+    for (name, c, s) in &rows {
         println!(
             "{:<8} {:>5} {:>12.0} {:>10.3} {:>10.3} {:>16}",
             name,
@@ -142,29 +189,14 @@ async fn bench(requests: u64, rounds: usize, template: &str) -> Result<()> {
         );
     }
     println!();
-    for (a_name, b_name) in [("ours", "bare"), ("bare-2", "bare")] {
-        for c in [1usize, 50] {
-            let get = |n: &str| {
-                results
-                    .iter()
-                    .find(|(name, cc, _)| *name == n && *cc == c)
-                    .map(|(_, _, s)| *s)
-                    .context("missing result")
-            };
-            let (b, o) = (get(b_name)?, get(a_name)?);
-            let cpu = match (o.cpu_us, b.cpu_us) {
-                (Some(o), Some(b)) if b > 0.0 => format!("{:.3}", o / b),
-                _ => "-".to_owned(),
-            };
-            println!(
-            "{a_name}/{b_name} at concurrency {c:>2}: requests/s {:.3}, p50 {:.3}, p99 {:.3}, CPU/req {cpu}",
-            o.rps / b.rps,
-            ms(o.p50) / ms(b.p50),
-            ms(o.p99) / ms(b.p99)
+    println!("median of the per-round ratios (interquartile range in brackets):");
+    for (name, c, r) in &ratios {
+        println!(
+            "{name}/bare at concurrency {c:>2}: requests/s {}, p50 {}, p99 {}, CPU/req {}",
+            r.rps, r.p50, r.p99, r.cpu
         );
-        }
     }
-    drop((bare, bare_again, ours, origin));
+    drop(origin);
     Ok(())
 }
 
@@ -172,9 +204,67 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn median(samples: &mut [Sample]) -> Sample {
-    samples.sort_by(|a, b| a.rps.total_cmp(&b.rps));
-    samples[samples.len() / 2]
+/// The sample with the median throughput.
+fn median_sample(samples: &[Sample]) -> Sample {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(|a, b| a.rps.total_cmp(&b.rps));
+    sorted[sorted.len() / 2]
+}
+
+/// Indexes into the target list.
+const DIRECT: usize = 0;
+const BARE: usize = 1;
+const OURS: usize = 2;
+const BARE_2: usize = 3;
+
+/// One target against another, round by round.
+struct Ratios {
+    rps: Spread,
+    p50: Spread,
+    p99: Spread,
+    cpu: Spread,
+}
+
+impl Ratios {
+    fn paired(a: &[Sample], b: &[Sample]) -> Ratios {
+        let each = |f: &dyn Fn(&Sample) -> Option<f64>| {
+            Spread::of(
+                a.iter()
+                    .zip(b)
+                    .filter_map(|(a, b)| Some(f(a)? / f(b)?))
+                    .collect(),
+            )
+        };
+        Ratios {
+            rps: each(&|s| Some(s.rps)),
+            p50: each(&|s| Some(ms(s.p50))),
+            p99: each(&|s| Some(ms(s.p99))),
+            cpu: each(&|s| s.cpu_us.filter(|v| *v > 0.0)),
+        }
+    }
+}
+
+/// Median and quartiles of a set of ratios.
+struct Spread(Option<[f64; 3]>);
+
+impl Spread {
+    fn of(mut v: Vec<f64>) -> Spread {
+        if v.is_empty() {
+            return Spread(None);
+        }
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        Spread(Some([at(0.25), at(0.5), at(0.75)]))
+    }
+}
+
+impl std::fmt::Display for Spread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some([lo, mid, hi]) => write!(f, "{mid:.3} [{lo:.2}-{hi:.2}]"),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 /// `total` GETs spread over `concurrency` keep-alive connections; every response must be 200.
@@ -224,6 +314,32 @@ async fn run_load(base: &str, concurrency: usize, total: u64, pid: Option<u32>) 
         p99: pick(0.99),
         cpu_us,
     })
+}
+
+const LOAD_CPU: usize = 0;
+const WORKERD_CPU: usize = 1;
+
+/// Pins the calling thread, and so every thread it starts later, to `cpu`.
+fn pin_self(cpu: usize) -> Result<()> {
+    let mut set = CpuSet::new();
+    set.set(cpu)?;
+    sched_setaffinity(Pid::from_raw(0), &set)?;
+    Ok(())
+}
+
+/// Pins every thread of process `pid` to `cpu` (threads it starts later inherit it).
+fn pin(pid: u32, cpu: usize) -> Result<()> {
+    let mut set = CpuSet::new();
+    set.set(cpu)?;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let tid: i32 = task?
+            .file_name()
+            .to_str()
+            .context("a task id that is not text")?
+            .parse()?;
+        sched_setaffinity(Pid::from_raw(tid), &set)?;
+    }
+    Ok(())
 }
 
 /// /proc reports CPU time in USER_HZ ticks, which Linux fixes at 100 for user space.

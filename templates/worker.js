@@ -39,10 +39,10 @@ const PUBLIC_PROTO = PUBLIC.protocol.replace(/:$/, "");
 
 export default {
   async fetch(request, env, ctx) {
-    const url = new URL(request.url);
     // Only the path and query of the request are used; its scheme and host (absolute-form
-    // request lines, Host, X-Forwarded-Host) never choose the target.
-    const pathAndQuery = url.pathname + url.search;
+    // request lines, Host, X-Forwarded-Host) never choose the target. The runtime hands over
+    // an absolute, already normalized URL, so they are what follows its authority.
+    const pathAndQuery = pathAndQueryOf(request.url);
     const isUpgrade = (request.headers.get("upgrade") || "").toLowerCase() === "websocket";
 
     // Sent as received (an extension method keeps its case); compared in upper case.
@@ -115,6 +115,11 @@ export default {
   },
 };
 
+function pathAndQueryOf(url) {
+  const slash = url.indexOf("/", url.indexOf("//") + 2);
+  return slash < 0 ? "/" : url.slice(slash);
+}
+
 function dropHopByHop(headers, names) {
   const connection = headers.get("connection");
   if (connection !== null) {
@@ -147,12 +152,12 @@ function rewriteResponse(response, origin) {
   const headers = out.headers;
   dropHopByHop(headers, RESPONSE_HOP_BY_HOP);
   // Each cookie stays its own header: joined with commas they would break on Expires dates.
-  const cookies = response.headers.getSetCookie();
+  const cookies = headers.getSetCookie();
   if (cookies.length > 0) {
     headers.delete("set-cookie");
     for (const cookie of cookies) headers.append("set-cookie", rewriteCookie(cookie));
   }
-  const location = response.headers.get("location");
+  const location = headers.get("location");
   if (location !== null) headers.set("location", rewriteLocation(location, origin));
   headers.set(CONFIG.marker_header, CONFIG.script_name);
   return out;
