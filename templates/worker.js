@@ -8,7 +8,8 @@ const CONFIG = {{ config_json }};
 // The runtime's HTTP layer owns Connection, Keep-Alive, TE, Trailer, Transfer-Encoding and
 // Upgrade: it never passes them on in either direction (the Worker tests prove it), so the
 // Worker removes only the rest, and every header a Connection header names. Each removal is a
-// call into the runtime on every request, so the lists hold nothing it would drop anyway.
+// call into the runtime on every request, so the lists hold nothing it would drop anyway, but
+// for Host: the runtime derives Host from the upstream URL, and the client's must never travel.
 const REQUEST_HOP_BY_HOP = ["host", "proxy-connection", "proxy-authorization"];
 const RESPONSE_HOP_BY_HOP = ["proxy-connection", "proxy-authenticate"];
 // A header name (RFC 9110 5.1); a Connection token that is not one names nothing to remove.
@@ -132,7 +133,6 @@ function dropHopByHop(headers, names) {
 }
 
 function forwardHeaders(headers, isUpgrade) {
-  // Host too: the runtime derives it from the upstream URL, and the client's never travels.
   dropHopByHop(headers, REQUEST_HOP_BY_HOP);
   if (isUpgrade) {
     headers.set("upgrade", "websocket");
