@@ -435,9 +435,7 @@ fn check_setup(
     let out = run(&mut cmd);
     w.outputs.push(out.stdout.clone());
     w.outputs.push(out.stderr.clone());
-    assert_eq!(out.code, code, "{args:?}\n{}\n{}", out.stdout, out.stderr);
-    let all = format!("{}{}", out.stdout, out.stderr);
-    assert!(all.contains(needle), "{args:?}: lacks {needle:?}:\n{all}");
+    out.expect(&format!("{args:?}"), code, &[needle]);
 }
 
 #[test]
@@ -881,206 +879,91 @@ fn upload(meta: Value, part: &str, content_type: &str) -> reqwest::multipart::Fo
         )
 }
 
+/// `what` names the request, for tables whose rows share one line.
 #[track_caller]
-fn check_rejects(got: (u16, Option<u64>), status: u16, code: u64) {
-    assert_eq!(got, (status, Some(code)));
+fn check_rejects(what: &str, got: (u16, Option<u64>), status: u16, code: u64) {
+    assert_eq!(got, (status, Some(code)), "{what}");
 }
 
 #[test]
 fn sandbox_rejects_what_the_real_api_rejects() {
+    use serde_json::json;
     let w = World::new(true, true);
     let script = format!("/accounts/{ACCOUNT}/workers/scripts/s1");
     let routes = format!("/zones/{}/workers/routes", w.zone);
     let js = "application/javascript+module";
     let t = Some(TOKEN);
     check_rejects(
+        "no token",
         raw(&w, "GET", "/user/tokens/verify", None, None, None),
         400,
         10000,
     );
     check_rejects(
+        "a wrong token",
         raw(&w, "GET", "/user/tokens/verify", Some("nope"), None, None),
         400,
         9109,
     );
-    let good = serde_json::json!({"main_module": "worker.js", "compatibility_date": "2025-09-01"});
-    assert_eq!(
-        raw(
-            &w,
+
+    let put = |meta: Value, part: &str, content_type: &str| {
+        let form = upload(meta, part, content_type);
+        raw(&w, "PUT", &script, t, Some(form), None)
+    };
+    let date = "2025-09-01";
+    let good = json!({"main_module": "worker.js", "compatibility_date": date});
+    assert_eq!(put(good.clone(), "worker.js", js).0, 200);
+    // Uploads the real API refuses with 10021: (metadata, part name, content type).
+    let bad_uploads = [
+        (json!({"compatibility_date": date}), "worker.js", js),
+        (good.clone(), "other.js", js),
+        (good.clone(), "worker.js", "application/javascript"),
+        (json!({"main_module": "worker.js"}), "worker.js", js),
+        (
+            json!({"main_module": "worker.js", "compatibility_date": date, "tags": ["a:b"]}),
+            "worker.js",
+            js,
+        ),
+        (
+            json!({"main_module": "worker.js", "compatibility_date": date, "bindings": [{"type": "json", "name": "X"}]}),
+            "worker.js",
+            js,
+        ),
+    ];
+    for (meta, part, content_type) in bad_uploads {
+        let what = format!("{meta} as {part} ({content_type})");
+        check_rejects(&what, put(meta, part, content_type), 400, 10021);
+    }
+
+    let route = |pattern: &str| {
+        let body = json!({"pattern": pattern, "script": "s1"});
+        raw(&w, "POST", &routes, t, None, Some(body))
+    };
+    for (pattern, status, code) in [
+        ("https://api.example.com/*", 400, 10022),
+        ("api.other.org/*", 400, 10022),
+        ("www.example.com/*", 409, 10020),
+    ] {
+        check_rejects(pattern, route(pattern), status, code);
+    }
+
+    let missing = format!("/accounts/{ACCOUNT}/workers/scripts/nope");
+    let cases = [
+        ("DELETE", format!("{routes}/0000"), None, 404, 10009),
+        ("DELETE", missing.clone(), None, 404, 10007),
+        ("GET", format!("{missing}/settings"), None, 404, 10007),
+        (
             "PUT",
-            &script,
-            t,
-            Some(upload(good.clone(), "worker.js", js)),
-            None
-        )
-        .0,
-        200
-    );
-    check_rejects(
-        raw(
-            &w,
-            "PUT",
-            &script,
-            t,
-            Some(upload(
-                serde_json::json!({"compatibility_date": "2025-09-01"}),
-                "worker.js",
-                js,
-            )),
-            None,
+            format!("{script}/routes"),
+            Some(json!([])),
+            400,
+            10000,
         ),
-        400,
-        10021,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "PUT",
-            &script,
-            t,
-            Some(upload(good.clone(), "other.js", js)),
-            None,
-        ),
-        400,
-        10021,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "PUT",
-            &script,
-            t,
-            Some(upload(good.clone(), "worker.js", "application/javascript")),
-            None,
-        ),
-        400,
-        10021,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "PUT",
-            &script,
-            t,
-            Some(upload(
-                serde_json::json!({"main_module": "worker.js"}),
-                "worker.js",
-                js,
-            )),
-            None,
-        ),
-        400,
-        10021,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "PUT",
-            &script,
-            t,
-            Some(upload(
-                serde_json::json!({"main_module": "worker.js", "compatibility_date": "2025-09-01", "tags": ["a:b"]}),
-                "worker.js",
-                js,
-            )),
-            None,
-        ),
-        400,
-        10021,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "PUT",
-            &script,
-            t,
-            Some(upload(
-                serde_json::json!({"main_module": "worker.js", "compatibility_date": "2025-09-01", "bindings": [{"type": "json", "name": "X"}]}),
-                "worker.js",
-                js,
-            )),
-            None,
-        ),
-        400,
-        10021,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "POST",
-            &routes,
-            t,
-            None,
-            Some(serde_json::json!({"pattern": "https://api.example.com/*", "script": "s1"})),
-        ),
-        400,
-        10022,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "POST",
-            &routes,
-            t,
-            None,
-            Some(serde_json::json!({"pattern": "api.other.org/*", "script": "s1"})),
-        ),
-        400,
-        10022,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "POST",
-            &routes,
-            t,
-            None,
-            Some(serde_json::json!({"pattern": "www.example.com/*", "script": "s1"})),
-        ),
-        409,
-        10020,
-    );
-    check_rejects(
-        raw(&w, "DELETE", &format!("{routes}/0000"), t, None, None),
-        404,
-        10009,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "DELETE",
-            &format!("/accounts/{ACCOUNT}/workers/scripts/nope"),
-            t,
-            None,
-            None,
-        ),
-        404,
-        10007,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "GET",
-            &format!("/accounts/{ACCOUNT}/workers/scripts/nope/settings"),
-            t,
-            None,
-            None,
-        ),
-        404,
-        10007,
-    );
-    check_rejects(
-        raw(
-            &w,
-            "PUT",
-            &format!("/accounts/{ACCOUNT}/workers/scripts/s1/routes"),
-            t,
-            None,
-            Some(serde_json::json!([])),
-        ),
-        400,
-        10000,
-    );
+    ];
+    for (method, path, body, status, code) in cases {
+        let what = format!("{method} {path}");
+        check_rejects(&what, raw(&w, method, &path, t, None, body), status, code);
+    }
     // Only the good upload changed anything.
     let snap = w.snapshot();
     assert!(snap.scripts.contains_key("s1"));

@@ -12,7 +12,7 @@ use failover::sandbox::dns::{Behaviour, DnsServer};
 use failover::sandbox::http::{Answer, HttpServer};
 use serde_json::Value;
 
-use crate::support::{failover, run, Run, Scratch};
+use crate::support::{checks, failover, run, Run, Scratch};
 
 const PUBLIC: &str = "api.example.test";
 const TARGET: &str = "haiku-word-123.herokudns.test";
@@ -175,15 +175,6 @@ impl Api {
         }
         run(&mut cmd)
     }
-}
-
-fn checks<'a>(doc: &'a Value, id: &str) -> Vec<&'a Value> {
-    doc["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["id"] == id)
-        .collect()
 }
 
 #[track_caller]

@@ -39,17 +39,7 @@ impl Here {
 
 #[track_caller]
 fn check(dir: &Here, args: &[&str], code: i32, needle: &str) {
-    let out = run(dir.init().args(args));
-    assert_eq!(
-        out.code, code,
-        "init {args:?}\nstdout:\n{}\nstderr:\n{}",
-        out.stdout, out.stderr
-    );
-    let all = format!("{}{}", out.stdout, out.stderr);
-    assert!(
-        all.contains(needle),
-        "init {args:?}: output lacks {needle:?}:\n{all}"
-    );
+    run(dir.init().args(args)).expect(&format!("init {args:?}"), code, &[needle]);
 }
 
 #[test]

@@ -12,9 +12,8 @@ use failover::sandbox::dns::{Behaviour, DnsServer};
 use failover::sandbox::http::{Answer, HttpServer};
 use nix::sys::wait::WaitStatus;
 use rexpect::session::{spawn_with_options, Options, PtySession};
-use serde_json::Value;
 
-use crate::support::{failover, run, Run, Scratch, BIN};
+use crate::support::{checks, failover, run, Run, Scratch, BIN};
 
 const PUBLIC: &str = "api.example.test";
 // A Heroku-shaped world, so that detection picks the Heroku runbook; the names exist only in
@@ -208,15 +207,6 @@ impl Screen {
         };
         (code, self.seen)
     }
-}
-
-fn checks<'a>(doc: &'a Value, id: &str) -> Vec<&'a Value> {
-    doc["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .filter(|c| c["id"] == id)
-        .collect()
 }
 
 /// A newcomer with no config: `init` (flags, no terminal) detects the DNS target and the

@@ -5,19 +5,7 @@ use crate::support::{failover, run, Scratch};
 
 #[track_caller]
 fn check(dir: &Scratch, args: &[&str], code: i32, needles: &[&str]) {
-    let out = run(failover(dir.path()).args(args));
-    assert_eq!(
-        out.code, code,
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        out.stdout, out.stderr
-    );
-    let all = format!("{}{}", out.stdout, out.stderr);
-    for needle in needles {
-        assert!(
-            all.contains(needle),
-            "{args:?}: output lacks {needle:?}:\n{all}"
-        );
-    }
+    run(failover(dir.path()).args(args)).expect(&format!("{args:?}"), code, needles);
 }
 
 #[test]

@@ -43,6 +43,25 @@ pub struct Run {
 }
 
 impl Run {
+    /// Asserts the exit code and that stdout and stderr together hold every needle; `what`
+    /// names the run in failure messages. Returns the two, joined, for further checks.
+    #[track_caller]
+    pub fn expect(&self, what: &str, code: i32, needles: &[&str]) -> String {
+        assert_eq!(
+            self.code, code,
+            "{what}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        let all = format!("{}{}", self.stdout, self.stderr);
+        for needle in needles {
+            assert!(
+                all.contains(needle),
+                "{what}: output lacks {needle:?}:\n{all}"
+            );
+        }
+        all
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
@@ -51,6 +70,16 @@ impl Run {
             )
         })
     }
+}
+
+/// The checks of a `failover.diagnosis/v1` document with this id.
+pub fn checks<'a>(doc: &'a serde_json::Value, id: &str) -> Vec<&'a serde_json::Value> {
+    doc["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["id"] == id)
+        .collect()
 }
 
 pub fn run(cmd: &mut Command) -> Run {
