@@ -357,25 +357,45 @@ async fn sse_events_arrive_one_by_one() {
     }
 }
 
-/// Samples the runtime's RSS until told to stop; returns the peak.
-fn watch_rss(
-    pid: u32,
-) -> (
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<u64>,
-) {
-    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let mut peak = 0;
-        loop {
-            peak = peak.max(workerd::rss_bytes(pid).unwrap_or(0));
-            tokio::select! {
-                _ = &mut stopped => return peak,
-                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+/// The runtime's RSS from before a transfer to its peak during it, sampled every 20 ms.
+struct RssWatch {
+    before: u64,
+    stop: tokio::sync::oneshot::Sender<()>,
+    peak: tokio::task::JoinHandle<u64>,
+}
+
+impl RssWatch {
+    fn start(runtime: &Workerd) -> RssWatch {
+        let before = runtime.rss_bytes().unwrap();
+        let pid = runtime.pid();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let peak = tokio::spawn(async move {
+            let mut peak = 0;
+            loop {
+                peak = peak.max(workerd::rss_bytes(pid).unwrap_or(0));
+                tokio::select! {
+                    _ = &mut stopped => return peak,
+                    _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                }
             }
-        }
-    });
-    (stop, task)
+        });
+        RssWatch { before, stop, peak }
+    }
+
+    /// Stops sampling and asserts the runtime grew by less than [`RSS_GROWTH_LIMIT`] over a
+    /// transfer of `total` bytes.
+    async fn assert_flat(self, runtime: &Workerd, transfer: &str, total: u64) {
+        let after = runtime.rss_bytes().unwrap();
+        let _ = self.stop.send(());
+        let peak = self.peak.await.unwrap().max(after);
+        assert!(
+            peak.saturating_sub(self.before) < RSS_GROWTH_LIMIT,
+            "workerd grew from {} MB to a peak of {} MB during a {} MB {transfer}",
+            self.before / MB,
+            peak / MB,
+            total / MB
+        );
+    }
 }
 
 const MB: u64 = 1024 * 1024;
@@ -388,8 +408,7 @@ async fn a_200_mb_download_streams_without_the_runtime_growing() {
         return;
     };
     let total = 200 * MB;
-    let before = rig.runtime.rss_bytes().unwrap();
-    let (stop, peak) = watch_rss(rig.runtime.pid());
+    let watch = RssWatch::start(&rig.runtime);
     let r = rig.get(&format!("/download?bytes={total}")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(marker(&r), Some(SCRIPT));
@@ -404,18 +423,9 @@ async fn a_200_mb_download_streams_without_the_runtime_growing() {
             .all(|(i, b)| *b == pattern_byte(offset + i as u64));
         offset += chunk.len() as u64;
     }
-    let after = rig.runtime.rss_bytes().unwrap();
-    let _ = stop.send(());
-    let peak = peak.await.unwrap().max(after);
+    watch.assert_flat(&rig.runtime, "download", total).await;
     assert_eq!(offset, total);
     assert!(intact, "download bytes changed on the way");
-    assert!(
-        peak.saturating_sub(before) < RSS_GROWTH_LIMIT,
-        "workerd grew from {} MB to a peak of {} MB during a {} MB download",
-        before / MB,
-        peak / MB,
-        total / MB
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -430,8 +440,7 @@ async fn a_100_mb_upload_streams_without_the_runtime_growing() {
         let bytes: Vec<u8> = (start..start + chunk).map(pattern_byte).collect();
         Ok::<_, std::io::Error>(bytes)
     }));
-    let before = rig.runtime.rss_bytes().unwrap();
-    let (stop, peak) = watch_rss(rig.runtime.pid());
+    let watch = RssWatch::start(&rig.runtime);
     let r = rig
         .client
         .post(rig.url("/upload"))
@@ -442,18 +451,9 @@ async fn a_100_mb_upload_streams_without_the_runtime_growing() {
     assert_eq!(r.status(), 200);
     assert_eq!(marker(&r), Some(SCRIPT));
     let got: serde_json::Value = r.json().await.unwrap();
-    let after = rig.runtime.rss_bytes().unwrap();
-    let _ = stop.send(());
-    let peak = peak.await.unwrap().max(after);
+    watch.assert_flat(&rig.runtime, "upload", total).await;
     assert_eq!(got["bytes"], total);
     assert_eq!(got["intact"], true);
-    assert!(
-        peak.saturating_sub(before) < RSS_GROWTH_LIMIT,
-        "workerd grew from {} MB to a peak of {} MB during a {} MB upload",
-        before / MB,
-        peak / MB,
-        total / MB
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
