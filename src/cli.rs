@@ -189,7 +189,7 @@ pub struct DiagnoseArgs {
     pub runbook: Option<String>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct DeployArgs {
     #[command(flatten)]
     pub probe: ProbeArgs,
@@ -217,7 +217,7 @@ pub struct DeployArgs {
     pub no_verify: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct RollbackArgs {
     #[command(flatten)]
     pub probe: ProbeArgs,

@@ -440,14 +440,10 @@ async fn offer_deploy(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
         ));
         return Ok(Exit::Incident);
     }
+    // The plain command, as the walk-through offered it.
     let deploy = DeployArgs {
         probe: args.probe.clone(),
-        api: ApiArgs::default(),
-        dry_run: false,
-        print_script: false,
-        template: None,
-        force: false,
-        no_verify: false,
+        ..DeployArgs::default()
     };
     super::deploy::run(ctx, &deploy).await
 }

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cli::{ApiArgs, DeployArgs, DiagnoseArgs, DrillArgs, ProbeArgs, RollbackArgs};
+use crate::cli::{DeployArgs, DiagnoseArgs, DrillArgs, ProbeArgs, RollbackArgs};
 use crate::config::Env;
 use crate::diagnose::{Action, Verdict};
 use crate::exit::{Exit, Fatal};
@@ -477,12 +477,7 @@ impl Drill<'_> {
         let started = Instant::now();
         let args = DeployArgs {
             probe: self.probe.clone(),
-            api: ApiArgs::default(),
-            dry_run: false,
-            print_script: false,
-            template: None,
-            force: false,
-            no_verify: false,
+            ..DeployArgs::default()
         };
         let spinner = self.p().progress().spinner("failover deploy-proxy --yes");
         let deployed = super::deploy::execute(self.inner, &args).await;
@@ -606,9 +601,7 @@ impl Drill<'_> {
         let started = Instant::now();
         let args = RollbackArgs {
             probe: self.probe.clone(),
-            api: ApiArgs::default(),
-            dry_run: false,
-            force: false,
+            ..RollbackArgs::default()
         };
         let spinner = self.p().progress().spinner("failover rollback --yes");
         let rolled = super::rollback::execute(self.inner, &args).await;

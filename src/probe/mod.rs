@@ -263,19 +263,10 @@ pub fn standard_checks(settings: &Settings) -> Vec<Check> {
             name: compare.name.clone(),
             region: compare.region.clone(),
         });
-        if let Some(url) = &compare.public_url {
+        for (side, url) in [("public", &compare.public_url), ("origin", &compare.origin)] {
+            let Some(url) = url else { continue };
             checks.push(Check {
-                id: format!("compare.{}.public", compare.name),
-                role: Role::Compare,
-                spec: Spec::Http {
-                    url: at_path(url, &service.health_path),
-                },
-                env: env.clone(),
-            });
-        }
-        if let Some(url) = &compare.origin {
-            checks.push(Check {
-                id: format!("compare.{}.origin", compare.name),
+                id: format!("compare.{}.{side}", compare.name),
                 role: Role::Compare,
                 spec: Spec::Http {
                     url: at_path(url, &service.health_path),
