@@ -125,6 +125,7 @@ pub async fn run(ctx: &Ctx, args: &DrillArgs) -> Result<Exit> {
         features: Vec::new(),
         detected: None,
         ttm_ms: None,
+        current: ("", None),
     };
     drill.intro();
     let played = drill.play().await;
@@ -233,6 +234,17 @@ struct Drill<'a> {
     features: Vec<FeatureCheck>,
     detected: Option<Instant>,
     ttm_ms: Option<u64>,
+    /// The title and command of the stage announced last, which the next record belongs to.
+    current: (&'static str, Option<&'static str>),
+}
+
+/// What a stage observed against what the story expects.
+struct Outcome {
+    pass: bool,
+    expected: String,
+    observed: String,
+    diagnosis: Option<(Verdict, Action)>,
+    exit: Option<Exit>,
 }
 
 /// How many stages the story has (for "3/8").
@@ -263,7 +275,14 @@ impl Drill<'_> {
     }
 
     /// Says what is happening and what the engineer does, then waits on a terminal.
-    fn announce(&self, n: usize, title: &str, story: &str, command: Option<&str>) -> Result<()> {
+    fn announce(
+        &mut self,
+        n: usize,
+        title: &'static str,
+        story: &str,
+        command: Option<&'static str>,
+    ) -> Result<()> {
+        self.current = (title, command);
         let p = self.p();
         let mut text = format!(
             "\n{} {}\n",
@@ -295,30 +314,21 @@ impl Drill<'_> {
         self.p().info(text.join("\n"));
     }
 
-    /// Records a stage, journals it, says how it went; `false` when it went against the story.
-    #[allow(clippy::too_many_arguments)] // Reason: one call per stage reads as a table row.
-    fn record(
-        &mut self,
-        name: &'static str,
-        title: &'static str,
-        command: Option<&'static str>,
-        pass: bool,
-        expected: String,
-        observed: String,
-        diagnosis: Option<(Verdict, Action)>,
-        exit: Option<Exit>,
-        started: Instant,
-    ) -> Result<bool> {
+    /// Records the stage announced last, journals it, says how it went; `false` when it went
+    /// against the story.
+    fn record(&mut self, name: &'static str, o: Outcome, started: Instant) -> Result<bool> {
+        let (title, command) = self.current;
+        let pass = o.pass;
         let stage = Stage {
             name,
             title,
             command,
             outcome: if pass { "pass" } else { "fail" },
-            expected,
-            observed: crate::ui::excerpt(&observed, 300),
-            verdict: diagnosis.map(|d| d.0),
-            action: diagnosis.map(|d| d.1),
-            exit: exit.map(Exit::code),
+            expected: o.expected,
+            observed: crate::ui::excerpt(&o.observed, 300),
+            verdict: o.diagnosis.map(|d| d.0),
+            action: o.diagnosis.map(|d| d.1),
+            exit: o.exit.map(Exit::code),
             at: now_rfc3339(),
             elapsed_ms: started.elapsed().as_millis() as u64,
         };
@@ -346,12 +356,7 @@ impl Drill<'_> {
     }
 
     /// Runs `failover diagnose` and checks its verdict and action.
-    async fn diagnose(
-        &mut self,
-        name: &'static str,
-        title: &'static str,
-        want: (Verdict, Action),
-    ) -> Result<bool> {
+    async fn diagnose(&mut self, name: &'static str, want: (Verdict, Action)) -> Result<bool> {
         let started = Instant::now();
         let args = DiagnoseArgs {
             probe: self.probe.clone(),
@@ -368,22 +373,19 @@ impl Drill<'_> {
             done.elapsed_ms,
             false,
         ));
-        self.record(
-            name,
-            title,
-            Some("failover diagnose"),
-            (d.verdict, d.action) == want,
-            format!("{} -> {}", verdict_name(want.0), action_name(want.1)),
-            format!(
+        let outcome = Outcome {
+            pass: (d.verdict, d.action) == want,
+            expected: format!("{} -> {}", verdict_name(want.0), action_name(want.1)),
+            observed: format!(
                 "{} -> {}: {}",
                 verdict_name(d.verdict),
                 action_name(d.action),
                 d.summary
             ),
-            Some((d.verdict, d.action)),
-            Some(done.exit()),
-            started,
-        )
+            diagnosis: Some((d.verdict, d.action)),
+            exit: Some(done.exit()),
+        };
+        self.record(name, outcome, started)
     }
 
     /// The incident, stage by stage; `Ok(false)` stops at the first stage that goes wrong.
@@ -402,7 +404,7 @@ impl Drill<'_> {
             Some("failover diagnose"),
         )?;
         if !self
-            .diagnose("healthy", "All is well", (Verdict::Healthy, Action::None))
+            .diagnose("healthy", (Verdict::Healthy, Action::None))
             .await?
         {
             return Ok(false);
@@ -434,13 +436,13 @@ impl Drill<'_> {
         ));
         if !self.record(
             "outage",
-            "The platform's DNS target stops resolving",
-            None,
-            visit.status == 530 && visit.body.contains("1016"),
-            "530 error code: 1016 for users".to_owned(),
-            format!("{} {}", visit.status, visit.body),
-            None,
-            None,
+            Outcome {
+                pass: visit.status == 530 && visit.body.contains("1016"),
+                expected: "530 error code: 1016 for users".to_owned(),
+                observed: format!("{} {}", visit.status, visit.body),
+                diagnosis: None,
+                exit: None,
+            },
             started,
         )? {
             return Ok(false);
@@ -455,11 +457,7 @@ impl Drill<'_> {
             Some("failover diagnose"),
         )?;
         let ok = self
-            .diagnose(
-                "diagnose",
-                "Diagnose",
-                (Verdict::DnsTargetFailure, Action::DeployProxy),
-            )
+            .diagnose("diagnose", (Verdict::DnsTargetFailure, Action::DeployProxy))
             .await?;
         self.detected = Some(Instant::now());
         if !ok {
@@ -486,20 +484,20 @@ impl Drill<'_> {
         self.show(&crate::ui::sanitize(&deployment.human()));
         if !self.record(
             "deploy",
-            "Deploy the emergency proxy",
-            Some("failover deploy-proxy --yes"),
-            exit == Exit::Success && deployment.verification.verified == Some(true),
-            "applied and verified".to_owned(),
-            format!(
-                "{} change(s) applied, verified: {}",
-                deployment.applied.len(),
-                deployment
-                    .verification
-                    .verified
-                    .map_or("skipped".to_owned(), |v| v.to_string())
-            ),
-            None,
-            Some(exit),
+            Outcome {
+                pass: exit == Exit::Success && deployment.verification.verified == Some(true),
+                expected: "applied and verified".to_owned(),
+                observed: format!(
+                    "{} change(s) applied, verified: {}",
+                    deployment.applied.len(),
+                    deployment
+                        .verification
+                        .verified
+                        .map_or("skipped".to_owned(), |v| v.to_string())
+                ),
+                diagnosis: None,
+                exit: Some(exit),
+            },
             started,
         )? {
             return Ok(false);
@@ -553,13 +551,13 @@ impl Drill<'_> {
         self.features = features;
         if !self.record(
             "verify",
-            "What do users get now?",
-            None,
-            all_ok,
-            "every check passes".to_owned(),
-            observed,
-            None,
-            None,
+            Outcome {
+                pass: all_ok,
+                expected: "every check passes".to_owned(),
+                observed,
+                diagnosis: None,
+                exit: None,
+            },
             started,
         )? {
             return Ok(false);
@@ -581,11 +579,7 @@ impl Drill<'_> {
             json!({"what": format!("the platform DNS target {target} resolves again (simulated)")}),
         )?;
         if !self
-            .diagnose(
-                "recovered",
-                "The platform recovers",
-                (Verdict::ProxyActive, Action::Rollback),
-            )
+            .diagnose("recovered", (Verdict::ProxyActive, Action::Rollback))
             .await?
         {
             return Ok(false);
@@ -611,23 +605,23 @@ impl Drill<'_> {
         let running = self.world.edge.runtime_pids().await;
         if !self.record(
             "rollback",
-            "Roll back",
-            Some("failover rollback --yes"),
-            exit == Exit::Success
-                && rollback.verification.verified == Some(true)
-                && running.is_empty(),
-            "removed, verified, the Worker stopped at the edge".to_owned(),
-            format!(
-                "{} change(s) applied, verified: {}, Workers running at the edge: {}",
-                rollback.applied.len(),
-                rollback
-                    .verification
-                    .verified
-                    .map_or("skipped".to_owned(), |v| v.to_string()),
-                running.len()
-            ),
-            None,
-            Some(exit),
+            Outcome {
+                pass: exit == Exit::Success
+                    && rollback.verification.verified == Some(true)
+                    && running.is_empty(),
+                expected: "removed, verified, the Worker stopped at the edge".to_owned(),
+                observed: format!(
+                    "{} change(s) applied, verified: {}, Workers running at the edge: {}",
+                    rollback.applied.len(),
+                    rollback
+                        .verification
+                        .verified
+                        .map_or("skipped".to_owned(), |v| v.to_string()),
+                    running.len()
+                ),
+                diagnosis: None,
+                exit: Some(exit),
+            },
             started,
         )? {
             return Ok(false);
@@ -639,12 +633,8 @@ impl Drill<'_> {
             "Back on the normal path, with nothing of the proxy left behind.",
             Some("failover diagnose"),
         )?;
-        self.diagnose(
-            "healthy_again",
-            "Healthy again",
-            (Verdict::Healthy, Action::None),
-        )
-        .await
+        self.diagnose("healthy_again", (Verdict::Healthy, Action::None))
+            .await
     }
 }
 
