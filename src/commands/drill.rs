@@ -303,6 +303,18 @@ impl Drill<'_> {
         p.pause("      Press Enter to go on…")
     }
 
+    /// Runs one of the engineer's commands under a spinner named after it.
+    async fn running<T>(
+        &self,
+        command: &str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let spinner = self.p().progress().spinner(command);
+        let done = work.await;
+        spinner.clear();
+        done.with_context(|| format!("{command} could not run"))
+    }
+
     /// Shows a command's own human output, indented under its stage.
     fn show(&self, output: &str) {
         let bar = self.p().paint("│", Paint::Dim);
@@ -362,10 +374,12 @@ impl Drill<'_> {
             probe: self.probe.clone(),
             runbook: None,
         };
-        let spinner = self.p().progress().spinner("failover diagnose");
-        let done = super::diagnose::execute(self.inner, &args).await;
-        spinner.clear();
-        let done = done.context("failover diagnose could not run")?;
+        let done = self
+            .running(
+                "failover diagnose",
+                super::diagnose::execute(self.inner, &args),
+            )
+            .await?;
         let d = &done.diagnosis;
         self.show(&crate::report::diagnosis::render(
             &self.inner.printer,
@@ -477,10 +491,12 @@ impl Drill<'_> {
             probe: self.probe.clone(),
             ..DeployArgs::default()
         };
-        let spinner = self.p().progress().spinner("failover deploy-proxy --yes");
-        let deployed = super::deploy::execute(self.inner, &args).await;
-        spinner.clear();
-        let (deployment, exit) = deployed.context("failover deploy-proxy could not run")?;
+        let (deployment, exit) = self
+            .running(
+                "failover deploy-proxy --yes",
+                super::deploy::execute(self.inner, &args),
+            )
+            .await?;
         self.show(&crate::ui::sanitize(&deployment.human()));
         if !self.record(
             "deploy",
@@ -597,10 +613,12 @@ impl Drill<'_> {
             probe: self.probe.clone(),
             ..RollbackArgs::default()
         };
-        let spinner = self.p().progress().spinner("failover rollback --yes");
-        let rolled = super::rollback::execute(self.inner, &args).await;
-        spinner.clear();
-        let (rollback, exit) = rolled.context("failover rollback could not run")?;
+        let (rollback, exit) = self
+            .running(
+                "failover rollback --yes",
+                super::rollback::execute(self.inner, &args),
+            )
+            .await?;
         self.show(&crate::ui::sanitize(&rollback.human()));
         let running = self.world.edge.runtime_pids().await;
         if !self.record(
