@@ -2,7 +2,7 @@
 //! failover makes, with the envelope, error codes as data, pagination and bounded retries.
 
 pub mod preflight;
-mod types;
+pub mod types;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,12 +17,10 @@ use url::Url;
 
 use crate::secret::ApiToken;
 
-pub use types::{DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZonePlan};
-
-/// The tag every script failover uploads carries, so rollback can find it from anywhere.
-pub const MANAGED_TAG: &str = "failover-managed";
-/// The name of the `json` binding that carries the rollback state.
-pub const STATE_BINDING: &str = "FAILOVER_STATE";
+pub use types::{
+    DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZonePlan, MANAGED_TAG,
+    STATE_BINDING,
+};
 
 /// Codes the API uses that callers branch on.
 pub mod code {
