@@ -33,6 +33,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 
 pub const GENERIC: &str = "generic-dns-target";
 
+/// The platform signatures of the embedded runbooks, parsed once. Diagnose recognises every
+/// platform's errors whichever runbook runs: an error page is an error wherever it comes from.
+pub fn signatures() -> &'static [Signature] {
+    static SIGNATURES: std::sync::LazyLock<Vec<Signature>> = std::sync::LazyLock::new(|| {
+        EMBEDDED
+            .iter()
+            .filter_map(|(name, text)| parse(name, text).ok()?.signature)
+            .collect()
+    });
+    &SIGNATURES
+}
+
 /// The placeholders a check parameter may use.
 pub const PLACEHOLDERS: &[&str] = &[
     "public_host",
@@ -63,9 +75,183 @@ pub struct Runbook {
     pub origin_suffixes: Vec<String>,
     /// DNS targets ending with one of these make this the default runbook.
     pub target_suffixes: Vec<String>,
+    /// What the custom domain's DNS target looks like on this platform, for people.
+    pub target_shape: Option<String>,
+    /// What the direct URL looks like on this platform, for people.
+    pub origin_shape: Option<String>,
+    /// The platform's status page, which `init` writes into `[status_pages]`.
+    pub status_page: Option<StatusPageRef>,
+    /// Headers the direct URL may need from a proxy; `init` writes them, commented, into
+    /// `[service.origin_headers]`, where their values live.
+    pub direct_headers: Vec<DirectHeader>,
+    /// How diagnose recognises the platform's own layer and the errors it reports for the app.
+    pub signature: Option<Signature>,
     pub steps: Vec<Step>,
     /// `embedded` or the file it came from.
     pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageRef {
+    /// The key in `[status_pages]`.
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DirectHeader {
+    pub name: String,
+    /// When the direct URL needs it, and where its value comes from.
+    pub why: String,
+}
+
+/// A platform's fingerprints in an HTTP answer. PURE data; [`Signature::error_in`] reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Signature {
+    /// How the platform is named in evidence, e.g. `Heroku` (`Heroku H10`).
+    pub name: String,
+    /// How its layer is named in a check's path, e.g. `heroku router`.
+    pub via: String,
+    /// Headers that show the platform's own layer answered.
+    #[serde(default)]
+    pub served_by: Vec<HeaderMatch>,
+    /// A word whose presence in the body also lets the error signatures apply (an error page
+    /// served without the layer's headers).
+    #[serde(default)]
+    pub mention: Option<String>,
+    #[serde(default)]
+    pub error: Vec<ErrorSignature>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderMatch {
+    pub header: String,
+    /// Case-insensitive; empty: the header's presence is enough.
+    #[serde(default)]
+    pub contains: String,
+}
+
+/// An error the platform's layer reports on the app's behalf. Where it looks: the value of
+/// `header`, else the body. What it finds: a `code` shape (letters, `_`, and `#` for a digit,
+/// standing alone, e.g. `H##`), else the `text` (case-insensitive), else the header's presence
+/// (its value is then the code).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorSignature {
+    #[serde(default)]
+    pub header: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Only answers with at least this status count.
+    #[serde(default)]
+    pub min_status: Option<u16>,
+}
+
+/// The parts of an HTTP answer a signature reads; the caller lends them, so this module needs
+/// no probe type.
+pub struct Answer<'a> {
+    pub status: Option<u16>,
+    pub header: &'a dyn Fn(&str) -> Option<&'a str>,
+    pub body: &'a str,
+}
+
+impl Signature {
+    /// The platform's layer answered (one of `served_by` matched).
+    pub fn served(&self, a: &Answer<'_>) -> bool {
+        self.served_by.iter().any(|m| {
+            (a.header)(&m.header).is_some_and(|v| {
+                v.to_ascii_lowercase()
+                    .contains(&m.contains.to_ascii_lowercase())
+            })
+        })
+    }
+
+    /// The platform error this answer reports (`H10`, `DEPLOYMENT_NOT_FOUND`, a phrase), when
+    /// the platform's layer answered or the body mentions the platform.
+    pub fn error_in(&self, a: &Answer<'_>) -> Option<String> {
+        let named = self.served(a)
+            || self.mention.as_ref().is_some_and(|m| {
+                a.body
+                    .to_ascii_lowercase()
+                    .contains(&m.to_ascii_lowercase())
+            });
+        if !named {
+            return None;
+        }
+        self.error.iter().find_map(|e| {
+            if e.min_status
+                .is_some_and(|min| a.status.is_none_or(|s| s < min))
+            {
+                return None;
+            }
+            let hay = match &e.header {
+                Some(h) => (a.header)(h)?,
+                None => a.body,
+            };
+            if let Some(shape) = &e.code {
+                return find_code(hay, shape);
+            }
+            if let Some(text) = &e.text {
+                return hay
+                    .to_ascii_lowercase()
+                    .contains(&text.to_ascii_lowercase())
+                    .then(|| match e.header {
+                        Some(_) => crate::ui::excerpt(hay, 60),
+                        None => text.to_ascii_lowercase(),
+                    });
+            }
+            e.header.as_ref().map(|_| crate::ui::excerpt(hay, 60))
+        })
+    }
+}
+
+/// The first run of `text` fitting `shape` (`#` a digit, anything else itself) that stands
+/// alone: no letter, digit or `_` right before or after it.
+fn find_code(text: &str, shape: &str) -> Option<String> {
+    let (t, s) = (text.as_bytes(), shape.as_bytes());
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    (0..=t.len().checked_sub(s.len())?).find_map(|i| {
+        let fits = s.iter().zip(&t[i..]).all(|(p, c)| match p {
+            b'#' => c.is_ascii_digit(),
+            p => p == c,
+        });
+        let before = i == 0 || !word(t[i - 1]);
+        let after = t.get(i + s.len()).is_none_or(|b| !word(*b));
+        (fits && before && after).then(|| text[i..i + s.len()].to_owned())
+    })
+}
+
+/// Whether `host` ends with `suffix`, where `*` in the suffix stands for any run of characters
+/// within one label (`.vercel-dns*.com` fits `cname.vercel-dns-017.com`).
+pub fn suffix_fits(host: &str, suffix: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let want: Vec<&str> = suffix.trim_start_matches('.').split('.').collect();
+    let have: Vec<&str> = host.split('.').collect();
+    // A suffix that starts with a dot needs a label before it: `.herokuapp.com` is not
+    // `herokuapp.com` itself.
+    let extra = usize::from(suffix.starts_with('.'));
+    if have.len() < want.len() + extra {
+        return false;
+    }
+    want.iter()
+        .zip(&have[have.len() - want.len()..])
+        .all(|(w, h)| label_fits(h.as_bytes(), w.as_bytes()))
+}
+
+fn label_fits(label: &[u8], pattern: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => label.is_empty(),
+        Some((b'*', rest)) => (0..=label.len()).any(|i| label_fits(&label[i..], rest)),
+        Some((p, rest)) => label
+            .split_first()
+            .is_some_and(|(c, tail)| c == p && label_fits(tail, rest)),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -252,6 +438,16 @@ struct RawRunbook {
     #[serde(default)]
     target_suffixes: Vec<String>,
     #[serde(default)]
+    target_shape: Option<String>,
+    #[serde(default)]
+    origin_shape: Option<String>,
+    #[serde(default)]
+    status_page: Option<Spanned<StatusPageRef>>,
+    #[serde(default)]
+    direct_header: Vec<Spanned<DirectHeader>>,
+    #[serde(default)]
+    signature: Option<Spanned<Signature>>,
+    #[serde(default)]
     step: Vec<Spanned<Step>>,
 }
 
@@ -333,6 +529,43 @@ pub fn parse(file: &str, text: &str) -> Result<Runbook, RunbookError> {
             }
         }
     }
+    if let Some(page) = &raw.status_page {
+        if Url::parse(&page.get_ref().url).is_err() {
+            return Err(err(
+                Some(page.span()),
+                "status_page.url",
+                "must be a URL, e.g. \"https://status.example.com/api/v2/summary.json\"".to_owned(),
+            ));
+        }
+    }
+    for (i, h) in raw.direct_header.iter().enumerate() {
+        let name = &h.get_ref().name;
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(err(
+                Some(h.span()),
+                &format!("direct_header[{i}].name"),
+                "must be an HTTP header name (letters, digits, dashes)".to_owned(),
+            ));
+        }
+    }
+    if let Some(sig) = &raw.signature {
+        for (i, e) in sig.get_ref().error.iter().enumerate() {
+            if e.header.is_none() && e.code.is_none() && e.text.is_none() {
+                return Err(err(
+                    Some(sig.span()),
+                    &format!("signature.error[{i}]"),
+                    "needs `code`, `text` or `header` to look for".to_owned(),
+                ));
+            }
+            if e.code.as_deref() == Some("") || e.text.as_deref() == Some("") {
+                return Err(err(
+                    Some(sig.span()),
+                    &format!("signature.error[{i}]"),
+                    "`code` and `text` must not be empty".to_owned(),
+                ));
+            }
+        }
+    }
     Ok(Runbook {
         id: id.clone(),
         title: raw.title,
@@ -340,6 +573,15 @@ pub fn parse(file: &str, text: &str) -> Result<Runbook, RunbookError> {
         summary: raw.summary.trim().to_owned(),
         origin_suffixes: raw.origin_suffixes,
         target_suffixes: raw.target_suffixes,
+        target_shape: raw.target_shape,
+        origin_shape: raw.origin_shape,
+        status_page: raw.status_page.map(Spanned::into_inner),
+        direct_headers: raw
+            .direct_header
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
+        signature: raw.signature.map(Spanned::into_inner),
         steps: raw.step.into_iter().map(Spanned::into_inner).collect(),
         source: file.to_owned(),
     })
@@ -439,16 +681,22 @@ impl Catalog {
         if let Some(id) = configured {
             return self.get(id).ok_or_else(|| self.unknown(id));
         }
-        let matches = |r: &&Runbook| {
+        // The origin names the platform that serves the app; a target suffix can be shared
+        // (Cloud Run and App Engine both use ghs.googlehosted.com), so it decides only when
+        // no origin does.
+        let by_origin = self.runbooks.iter().find(|r| {
             origin_hosts
                 .iter()
-                .any(|h| r.origin_suffixes.iter().any(|s| h.ends_with(s.as_str())))
-                || dns_target
-                    .is_some_and(|t| r.target_suffixes.iter().any(|s| t.ends_with(s.as_str())))
+                .any(|h| r.origin_suffixes.iter().any(|s| suffix_fits(h, s)))
+        });
+        let by_target = || {
+            let t = dns_target?;
+            self.runbooks
+                .iter()
+                .find(|r| r.target_suffixes.iter().any(|s| suffix_fits(t, s)))
         };
-        self.runbooks
-            .iter()
-            .find(matches)
+        by_origin
+            .or_else(by_target)
             .or_else(|| self.get(GENERIC))
             .ok_or_else(|| self.unknown(GENERIC))
     }
