@@ -19,11 +19,30 @@ use crate::config::Settings;
 use crate::diagnose::{CheckReport, Status};
 use crate::probe::{self, Spec};
 
-/// The runbooks compiled into the binary, so a fresh install has them.
+/// The runbooks compiled into the binary, so a fresh install has them. Order matters where two
+/// claim one DNS target: the first wins when no origin decides.
 pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "heroku-dns-target.toml",
         include_str!("../runbooks/heroku-dns-target.toml"),
+    ),
+    (
+        "azure-front-door.toml",
+        include_str!("../runbooks/azure-front-door.toml"),
+    ),
+    (
+        "google-cloud-run.toml",
+        include_str!("../runbooks/google-cloud-run.toml"),
+    ),
+    (
+        "google-app-engine.toml",
+        include_str!("../runbooks/google-app-engine.toml"),
+    ),
+    ("vercel.toml", include_str!("../runbooks/vercel.toml")),
+    ("railway.toml", include_str!("../runbooks/railway.toml")),
+    (
+        "aws-api-gateway.toml",
+        include_str!("../runbooks/aws-api-gateway.toml"),
     ),
     (
         "generic-dns-target.toml",
@@ -203,7 +222,7 @@ impl Signature {
                     .contains(&text.to_ascii_lowercase())
                     .then(|| match e.header {
                         Some(_) => crate::ui::excerpt(hay, 60),
-                        None => text.to_ascii_lowercase(),
+                        None => text.clone(),
                     });
             }
             e.header.as_ref().map(|_| crate::ui::excerpt(hay, 60))
@@ -530,6 +549,19 @@ pub fn parse(file: &str, text: &str) -> Result<Runbook, RunbookError> {
         }
     }
     if let Some(page) = &raw.status_page {
+        let name = &page.get_ref().name;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(err(
+                Some(page.span()),
+                "status_page.name",
+                "must be letters, digits, dashes or underscores (a key in [status_pages])"
+                    .to_owned(),
+            ));
+        }
         if Url::parse(&page.get_ref().url).is_err() {
             return Err(err(
                 Some(page.span()),
@@ -726,9 +758,46 @@ fn io_err(path: &Path, e: std::io::Error) -> RunbookError {
 /// The runbook as Markdown for a wiki: what it is for, each step, and the exact commands.
 pub fn to_markdown(rb: &Runbook) -> String {
     let mut md = format!(
-        "# {}\n\n`{}` · platform: {} · source: {}\n\n{}\n\n## Steps\n\n",
+        "# {}\n\n`{}` · platform: {} · source: {}\n\n{}\n\n",
         rb.title, rb.id, rb.platform, rb.source, rb.summary
     );
+    let platform_facts = [
+        rb.target_shape
+            .as_ref()
+            .map(|t| format!("- Custom domain's DNS target: `{t}`\n")),
+        rb.origin_shape
+            .as_ref()
+            .map(|o| format!("- Direct URL (the proxy's origin): `{o}`\n")),
+        rb.status_page
+            .as_ref()
+            .map(|p| format!("- Status page: `{} = \"{}\"`\n", p.name, p.url)),
+        rb.signature.as_ref().map(|s| {
+            let errors: Vec<String> = s
+                .error
+                .iter()
+                .map(|e| match (&e.code, &e.text, &e.header) {
+                    (Some(c), _, _) => format!("`{c}` (# a digit)"),
+                    (_, Some(t), _) => format!("\"{t}\""),
+                    (_, _, Some(h)) => format!("a `{h}` header"),
+                    _ => String::new(),
+                })
+                .collect();
+            format!("- Errors diagnose recognises: {}\n", errors.join(", "))
+        }),
+    ];
+    let facts: String = platform_facts.into_iter().flatten().collect();
+    if !facts.is_empty() || !rb.direct_headers.is_empty() {
+        md.push_str("## The platform\n\n");
+        md.push_str(&facts);
+        for h in &rb.direct_headers {
+            md.push_str(&format!(
+                "- Header the direct URL may need (`[service.origin_headers]`): `{}`: {}\n",
+                h.name, h.why
+            ));
+        }
+        md.push('\n');
+    }
+    md.push_str("## Steps\n\n");
     md.push_str("`failover diagnose` runs every step at once, under one deadline, and prints the verdict; on a terminal it walks through the steps one by one (`e` shows a step's evidence).\n\n");
     for (i, s) in rb.steps.iter().enumerate() {
         md.push_str(&format!(
@@ -1162,7 +1231,7 @@ mod tests {
         assert!(cat
             .pick(Some("nope"), &[], None)
             .unwrap_err()
-            .contains("known: heroku-dns-target, generic-dns-target"));
+            .contains("known: heroku-dns-target, azure-front-door"));
 
         let dir = tempfile::tempdir().unwrap();
         let mine = format!("id = \"heroku-dns-target\"\ntitle = \"Ours\"\nsummary = \"S\"\n{STEP}check = {{ kind = \"dns\", name = \"db.example.com\" }}\n");
@@ -1275,6 +1344,153 @@ mod tests {
         );
         assert_eq!(expand("{websocket_path}", &vars), None);
         assert_eq!(expand("plain", &vars).as_deref(), Some("plain"));
+    }
+
+    /// Each platform's runbook, from its origin's shape or its DNS target's shape alone.
+    #[test]
+    fn pick_by_platform_shape() {
+        let cat = Catalog::load(None, None).unwrap();
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("myapp-abc.herokuapp.com", None, "heroku-dns-target"),
+            (
+                "x.example",
+                Some("haiku-1.herokudns.com."),
+                "heroku-dns-target",
+            ),
+            ("contoso.azurewebsites.net", None, "azure-front-door"),
+            (
+                "x.example",
+                Some("contoso-frontend-mdjf2jfgjf82mnzx.z01.azurefd.net"),
+                "azure-front-door",
+            ),
+            ("svc-abc123xyz-uc.a.run.app", None, "google-cloud-run"),
+            // The shared Google target: the origin decides, else Cloud Run (listed first).
+            (
+                "my-project.appspot.com",
+                Some("ghs.googlehosted.com"),
+                "google-app-engine",
+            ),
+            (
+                "x.example",
+                Some("ghs.googlehosted.com"),
+                "google-cloud-run",
+            ),
+            ("acme-web.vercel.app", None, "vercel"),
+            ("x.example", Some("cname.vercel-dns.com"), "vercel"),
+            (
+                "x.example",
+                Some("d1d4fc829fe7bc7c.vercel-dns-017.com"),
+                "vercel",
+            ),
+            ("api-production.up.railway.app", None, "railway"),
+            ("x.example", Some("g05ns7.up.railway.app"), "railway"),
+            (
+                "abc123.execute-api.us-east-1.amazonaws.com",
+                None,
+                "aws-api-gateway",
+            ),
+            (
+                "x.example",
+                Some("d-abcde12345.execute-api.ap-southeast-2.amazonaws.com"),
+                "aws-api-gateway",
+            ),
+            // One name for the custom domain and the direct URL: no platform runbook fits.
+            ("x.onrender.com", None, GENERIC),
+            ("exemplum.fly.dev", None, GENERIC),
+            ("brave-curie-671954.netlify.app", None, GENERIC),
+            // A suffix is a suffix: the platform's own apex, or a look-alike, is not the platform.
+            ("herokuapp.com", None, GENERIC),
+            ("evilvercel.app", None, GENERIC),
+            ("x.example", Some("vercel-dns.com.example"), GENERIC),
+            ("x.example", Some("s3.us-east-1.amazonaws.com"), GENERIC),
+        ];
+        for (origin, target, want) in cases {
+            let got = &cat.pick(None, &[origin], *target).unwrap().id;
+            assert_eq!(got, want, "origin {origin}, target {target:?}");
+        }
+        for rb in &cat.runbooks {
+            assert!(rb.id == GENERIC || rb.platform != "generic", "{}", rb.id);
+        }
+    }
+
+    /// The error signatures of the embedded runbooks, as diagnose applies them.
+    #[test]
+    fn error_signatures() {
+        let cat = Catalog::load(None, None).unwrap();
+        let sig = |id: &str| cat.get(id).unwrap().signature.clone().unwrap();
+        #[track_caller]
+        fn check(
+            sig: &Signature,
+            status: u16,
+            headers: &[(&str, &str)],
+            body: &str,
+            want: Option<&str>,
+        ) {
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| *v)
+            };
+            let a = Answer {
+                status: Some(status),
+                header: &header,
+                body,
+            };
+            assert_eq!(sig.error_in(&a).as_deref(), want, "{headers:?} {body:?}");
+        }
+        let heroku = sig("heroku-dns-target");
+        check(
+            &heroku,
+            503,
+            &[("server", "heroku-router")],
+            "<!-- code=H10 desc=\"App crashed\" -->",
+            Some("H10"),
+        );
+        check(&heroku, 503, &[("via", "1.1 vegur")], "H12", Some("H12"));
+        check(&heroku, 200, &[("via", "1.1 vegur")], "HELLO H10X", None);
+        check(&heroku, 503, &[], "H10", None);
+        check(
+            &heroku,
+            503,
+            &[],
+            "Heroku | Application Error",
+            Some("application error"),
+        );
+        check(&heroku, 404, &[], "Heroku | Application Error", None);
+        let vercel = sig("vercel");
+        check(
+            &vercel,
+            404,
+            &[("server", "Vercel")],
+            "404: NOT_FOUND Code: DEPLOYMENT_NOT_FOUND",
+            Some("DEPLOYMENT_NOT_FOUND"),
+        );
+        check(
+            &vercel,
+            504,
+            &[("x-vercel-id", "hnd1::fs8k9")],
+            "Code: FUNCTION_INVOCATION_TIMEOUT",
+            Some("FUNCTION_INVOCATION_TIMEOUT"),
+        );
+        check(
+            &vercel,
+            200,
+            &[],
+            "DEPLOYMENT_NOT_FOUND in an app's own page",
+            None,
+        );
+        let afd = sig("azure-front-door");
+        check(
+            &afd,
+            503,
+            &[("x-azure-ref", "0WKZEYg")],
+            "<h2>Our services aren't available right now</h2>",
+            Some("Our services aren't available right now"),
+        );
+        check(&afd, 200, &[("x-azure-ref", "0WKZEYg")], "ok", None);
+        let railway = sig("railway");
+        check(&railway, 404, &[], "Not Found\nThe train has not arrived at the station.\nhttps://docs.railway.com/guides/public-networking", Some("The train has not arrived at the station"));
     }
 
     #[test]

@@ -62,6 +62,7 @@ fn spec(origins: Vec<String>) -> WorkerSpec {
         public_url: PUBLIC.to_owned(),
         origins,
         marker_header: MARKER_HEADER.to_owned(),
+        origin_headers: Default::default(),
         attempt_timeout_ms: 10_000,
         retry_body_limit: worker::DEFAULT_RETRY_BODY_LIMIT,
     }
