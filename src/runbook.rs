@@ -869,10 +869,18 @@ pub fn plan(rb: &Runbook, settings: &Settings) -> Vec<StepPlan> {
         .collect()
 }
 
-/// Scheme, host and port: what `{public_url}` and `{origin}` stand for, so that
-/// `{origin}{health_path}` is the origin at its health path, as the standard checks probe it.
+/// Scheme, host and port: what `{public_url}` stands for, so that `{public_url}{health_path}`
+/// is the public URL at its health path, as the standard checks probe it.
 fn base(url: &Url) -> String {
     url[..url::Position::BeforePath].to_owned()
+}
+
+/// What `{origin}` stands for: the direct URL with its own path (API Gateway's stage), without
+/// a trailing slash, so that `{origin}{health_path}` is where the proxy sends `health_path`.
+fn origin_base(url: &Url) -> String {
+    url[..url::Position::AfterPath]
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// The first placeholder in `value` without a value.
@@ -909,7 +917,7 @@ fn plan_step(
     // `{origin}` stands for each origin in turn: one check per origin, as the standard set has.
     let expand_all = |value: &str| -> Result<Vec<String>, String> {
         let origins: Vec<String> = if value.contains("{origin}") {
-            settings.service.origins.iter().map(base).collect()
+            settings.service.origins.iter().map(origin_base).collect()
         } else {
             vec![String::new()]
         };
