@@ -842,6 +842,40 @@ mod tests {
             "service.health_path",
             "starting with",
         );
+        check_err(
+            &format!("{GOOD}[service.origin_headers]\nHost = \"x.example\"\n"),
+            4,
+            "service.origin_headers",
+            "set by the proxy itself",
+        );
+        check_err(
+            &format!("{GOOD}[service.origin_headers]\n\"X Bad\" = \"1\"\n"),
+            4,
+            "service.origin_headers",
+            "not an HTTP header name",
+        );
+        check_err(
+            &format!("{GOOD}[service.origin_headers]\nX-Azure-FDID = \"a\\nb\"\n"),
+            4,
+            "service.origin_headers",
+            "control character",
+        );
+    }
+
+    #[test]
+    fn origin_headers_are_read() {
+        let s = load(&format!(
+            "{GOOD}origin_headers = {{ X-Azure-FDID = \"4c1b9d21\", x-extra = \"a b\" }}\n"
+        ))
+        .unwrap();
+        let headers: Vec<(&str, &str)> = s
+            .service
+            .origin_headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(headers, [("X-Azure-FDID", "4c1b9d21"), ("x-extra", "a b")]);
+        assert!(load(GOOD).unwrap().service.origin_headers.is_empty());
     }
 
     #[test]
