@@ -1406,6 +1406,7 @@ mod tests {
             ("x.onrender.com", None, GENERIC),
             ("exemplum.fly.dev", None, GENERIC),
             ("brave-curie-671954.netlify.app", None, GENERIC),
+            ("octocat.github.io", Some("octocat.github.io"), GENERIC),
             // A suffix is a suffix: the platform's own apex, or a look-alike, is not the platform.
             ("herokuapp.com", None, GENERIC),
             ("evilvercel.app", None, GENERIC),

@@ -773,3 +773,59 @@ fn each_platform_dns_target_failure_and_error_pages() {
         assert!(detail.contains(error.named), "{}: {detail}", p.runbook);
     }
 }
+
+/// Azure Front Door's own failure: its endpoint still resolves, but it answers the custom
+/// domain with its error page while the App Service app answers on azurewebsites.net. The
+/// page is recognised as Front Door's (not the app's), so the verdict is an edge failure a
+/// proxy fixes, and the evidence names it.
+#[test]
+fn front_door_error_page_on_the_public_path_is_an_edge_failure() {
+    use crate::platforms::{PLATFORMS, PUBLIC};
+    let p = PLATFORMS
+        .iter()
+        .find(|p| p.runbook == "azure-front-door")
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (dns, edge, origin) = rt.block_on(async {
+        (
+            DnsServer::start().await.expect("dns"),
+            HttpServer::start(
+                Answer::new(
+                    503,
+                    "<h2>Our services aren't available right now</h2><p>We're working to restore all services as soon as possible. Please check back soon.</p>",
+                )
+                .header("x-azure-ref", "0WKZEYgAAAADMF2yZfE7ZTZg4DKn"),
+            )
+            .await
+            .expect("edge"),
+            HttpServer::start(Answer::ok()).await.expect("origin"),
+        )
+    });
+    p.serve_names(&dns);
+    let dir = Scratch::new();
+    dir.write(
+        "failover.toml",
+        &format!(
+            "[service]\npublic_url = \"http://{PUBLIC}:{edge}\"\norigin = \"{origin}\"\nhealth_path = \"/health\"\n",
+            edge = edge.port(),
+            origin = p.origin_url(origin.port()),
+        ),
+    );
+    let pin = format!("{PUBLIC}:{}:127.0.0.1", edge.port());
+    let out = run(failover(dir.path()).args([
+        "diagnose",
+        "--json",
+        "--resolver",
+        &dns.addr().to_string(),
+        "--resolve",
+        &pin,
+    ]));
+    let doc = verdict(&out, "edge_failure", "deploy-proxy", "unknown", 3);
+    let public = checks(&doc, "http.public")[0]["detail"].as_str().unwrap();
+    assert!(
+        public.contains("via azure front door")
+            && public.contains("Azure Front Door Our services aren't available right now"),
+        "{public}"
+    );
+    assert_eq!(checks(&doc, "dns.target")[0]["status"], "pass", "{doc:#}");
+}
