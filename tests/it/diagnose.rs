@@ -697,8 +697,9 @@ fn no_token_no_api_call() {
 
 /// Each platform's world: the custom domain CNAMEs to the platform's target, the app answers on
 /// its direct URL. Diagnose picks the platform's runbook from the origin (no runbook in the
-/// config), reaches `dns_target_failure` when the target fails, and names the platform's own
-/// error page when the direct URL serves one.
+/// config), or from the configured target when the origin has no known shape, reaches
+/// `dns_target_failure` when the target fails, and names the platform's own error page when the
+/// direct URL serves one.
 #[test]
 fn each_platform_dns_target_failure_and_error_pages() {
     use crate::platforms::{PLATFORMS, PUBLIC};
@@ -756,6 +757,36 @@ fn each_platform_dns_target_failure_and_error_pages() {
             journal.contains(&format!("\"runbook\":\"{}\"", p.runbook)),
             "{} not picked:\n{journal}",
             p.runbook
+        );
+
+        // An origin of no known shape: the configured target (as init writes it from the
+        // CNAME) picks the runbook.
+        let by_target = Scratch::new();
+        by_target.write(
+            "failover.toml",
+            &format!(
+                "[service]\npublic_url = \"http://{PUBLIC}:{edge}\"\norigin = \"http://127.0.0.1:{origin}\"\ndns_target = \"{target}\"\n",
+                edge = edge.port(),
+                origin = origin.port(),
+                target = p.target,
+            ),
+        );
+        let out = run(failover(by_target.path()).args([
+            "diagnose",
+            "--json",
+            "--resolver",
+            &dns.addr().to_string(),
+            "--resolve",
+            &pin,
+        ]));
+        verdict(&out, "dns_target_failure", "deploy-proxy", "unknown", 3);
+        let journal = std::fs::read_to_string(by_target.path().join(".failover/journal.jsonl"))
+            .expect("journal");
+        assert!(
+            journal.contains(&format!("\"runbook\":\"{}\"", p.by_target)),
+            "{} not picked by {}:\n{journal}",
+            p.by_target,
+            p.target
         );
 
         let Some(error) = &p.error else { continue };
