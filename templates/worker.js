@@ -102,24 +102,17 @@ async function fetchFromOrigins(request, pathAndQuery) {
 
 // One origin, one attempt, at most `timeout_ms` until its response headers.
 async function fetchOnce(request, pathAndQuery, origin, body) {
-  // The runtime reports a client's broken body and a failing origin as the same error. A body
-  // of declared length is piped through a FixedLengthStream (natively, as fast as passing it
-  // on) so that afterwards the client's side can be told apart; an unsized (chunked) body is
-  // passed on as it is, since reading it in a pipe would turn a broken one into a short one.
-  let piped = null;
-  if (body !== null) {
-    const declared = request.headers.get("content-length");
-    if (declared !== null && /^[0-9]+$/.test(declared)) {
-      const fixed = new FixedLengthStream(Number(declared));
-      piped = body.pipeTo(fixed.writable, { preventCancel: true }).then(
-        () => "ok",
-        () => "failed",
-      );
-      body = fixed.readable;
-    }
-  }
   const controller = new AbortController();
-  const timer = setTimeout(abort, CONFIG.timeout_ms, controller);
+  let timer = null;
+  let waiting = true;
+  if (body === null) {
+    timer = setTimeout(abort, CONFIG.timeout_ms, controller);
+  } else {
+    // No timer may start once the wait is over: an origin may answer before the upload ends.
+    body = sentThen(request, body, () => {
+      if (waiting) timer = setTimeout(abort, CONFIG.timeout_ms, controller);
+    });
+  }
   let response;
   try {
     response = await fetch(upstreamRequest(request, pathAndQuery, origin, body, controller.signal));
@@ -128,11 +121,17 @@ async function fetchOnce(request, pathAndQuery, origin, body) {
       markFailed(origin);
       return gatewayTimeout();
     }
-    if (piped !== null && (await clientBodyBroke(request.body, piped))) return clientBodyFailed(err);
-    markFailed(origin);
     logFailure(origin, err);
-    return badGateway("could not be reached");
+    if (body === null) {
+      markFailed(origin);
+      return badGateway("the origin could not be reached");
+    }
+    // The runtime reports a client's body that breaks off and an origin that fails as the same
+    // error, and a body read in a pipe would hide the client's failure as a short body, so
+    // neither side is blamed, and the origin is not put to cool down on this evidence alone.
+    return badGateway("the origin could not be reached, or the request body did not arrive whole");
   } finally {
+    waiting = false;
     clearTimeout(timer);
   }
   if (RETRY_STATUS.has(response.status)) markFailed(origin);
@@ -140,25 +139,21 @@ async function fetchOnce(request, pathAndQuery, origin, body) {
   return clientResponse(response, origin);
 }
 
-// Whether an upload failed on the client's side: the pipe from the client's body failed and
-// that body is errored. Without `preventCancel` the pipe would cancel a healthy body when the
-// origin fails, and the two could not be told apart. Both checks look only at what has already
-// happened (a client's failure settles the pipe before the fetch sees it): a timer turn later,
-// what has not settled did not fail.
-async function clientBodyBroke(source, piped) {
-  if ((await Promise.race([piped, afterTimers("pending")])) !== "failed") return false;
-  const reader = source.getReader();
-  const closed = reader.closed.then(
-    () => "closed",
-    () => "errored",
-  );
-  const state = await Promise.race([closed, afterTimers("open")]);
-  reader.releaseLock();
-  return state === "errored";
-}
-
-function afterTimers(value) {
-  return new Promise((resolve) => setTimeout(resolve, 0, value));
+// The body to send, and `sent` called once it is all sent: the wait for response headers
+// starts then, since an origin answers an upload only once it has it all, and a long upload
+// is not a hung origin. A body of declared length is piped through a FixedLengthStream
+// (natively, as fast as handing it on, and its length still enforced), whose pipe tells when it
+// is done. An unsized (chunked) one is handed on as it is and its wait starts at once: a pipe
+// would pass a chunked body that breaks off on to the origin as a shorter, complete one.
+function sentThen(request, body, sent) {
+  const declared = request.headers.get("content-length");
+  if (declared === null || !/^[0-9]+$/.test(declared)) {
+    sent();
+    return body;
+  }
+  const fixed = new FixedLengthStream(Number(declared));
+  body.pipeTo(fixed.writable).then(sent, () => {});
+  return fixed.readable;
 }
 
 // Several origins for an idempotent request (its body, if any, held in memory): see
@@ -238,7 +233,7 @@ function fetchRacing(request, pathAndQuery, origins, body) {
       else if (inFlight.size === 0) {
         const last = fallback;
         fallback = null;
-        finish(last ? clientResponse(last.response, last.origin) : badGateway("could not be reached"));
+        finish(last ? clientResponse(last.response, last.origin) : badGateway("the origin could not be reached"));
       }
     };
 
@@ -294,7 +289,7 @@ function clientBodyFailed(err) {
 }
 
 function badGateway(what) {
-  return proxyAnswer(502, "502 Bad Gateway: the origin " + what + " (failover proxy)\n");
+  return proxyAnswer(502, "502 Bad Gateway: " + what + " (failover proxy)\n");
 }
 
 function gatewayTimeout() {
