@@ -12,7 +12,7 @@ const CONFIG = {{ config_json }};
 // for Host: the runtime derives Host from the upstream URL, and the client's must never travel.
 // Forwarding headers a client could forge travel no further either: an app that trusts them
 // (Rack honours `Forwarded: host=`) would take the client's word for its host, path or address.
-const REQUEST_HOP_BY_HOP = [
+const REQUEST_DROPPED = [
   "host",
   "proxy-connection",
   "proxy-authorization",
@@ -22,7 +22,7 @@ const REQUEST_HOP_BY_HOP = [
   "x-original-url",
   "x-rewrite-url",
 ];
-const RESPONSE_HOP_BY_HOP = ["proxy-connection", "proxy-authenticate"];
+const RESPONSE_DROPPED = ["proxy-connection", "proxy-authenticate"];
 // A header name (RFC 9110 5.1); a Connection token that is not one names nothing to remove.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
@@ -324,7 +324,7 @@ function dropHopByHop(headers, names) {
 }
 
 function forwardHeaders(headers, received) {
-  dropHopByHop(headers, REQUEST_HOP_BY_HOP);
+  dropHopByHop(headers, REQUEST_DROPPED);
   if ((received.get("upgrade") || "").toLowerCase() === "websocket") {
     headers.set("upgrade", "websocket");
     headers.set("connection", "Upgrade");
@@ -357,7 +357,7 @@ function clientResponse(response, origin) {
   const body = NULL_BODY_STATUS.has(response.status) ? null : response.body;
   const out = new Response(body, response);
   const headers = out.headers;
-  dropHopByHop(headers, RESPONSE_HOP_BY_HOP);
+  dropHopByHop(headers, RESPONSE_DROPPED);
   // Each cookie stays its own header: joined with commas they would break on Expires dates.
   const cookies = headers.getSetCookie();
   if (cookies.length > 0) {
