@@ -437,7 +437,9 @@ async fn a_200_mb_download_streams_without_the_runtime_growing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100_mb_upload_streams_without_the_runtime_growing() {
-    let Some(rig) = Rig::start(1).await else {
+    // The wait for headers of an unsized upload starts with it (docs/worker.md), and a loaded
+    // machine may take longer than the default to produce 100 MB: this test is about memory.
+    let Some(rig) = Rig::start_with(1, |s| s.timeout_ms = 600_000).await else {
         return;
     };
     let total = 100 * MB;
