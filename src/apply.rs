@@ -118,7 +118,7 @@ async fn run_step(
         } => Some(RecordedRoute {
             id: id.clone(),
             pattern: pattern.clone(),
-            script: Some(script.clone()),
+            script: script.clone(),
         }),
         _ => None,
     };
@@ -172,14 +172,17 @@ async fn send(
             zone_id,
             pattern,
             script,
-        } => match client.create_route(zone_id, pattern, script).await {
+        } => match client
+            .create_route(zone_id, pattern, script.as_deref())
+            .await
+        {
             Ok(route) => Ok(("done", Some(route.id))),
             // A retry after a lost answer finds the route it created: ours, so done.
             Err(e) if e.has_code(code::DUPLICATE_ROUTE) => {
                 let routes = client.routes(zone_id).await?;
                 match routes
                     .into_iter()
-                    .find(|r| &r.pattern == pattern && r.script.as_deref() == Some(script))
+                    .find(|r| &r.pattern == pattern && r.script == *script)
                 {
                     Some(r) => Ok(("already", Some(r.id))),
                     None => Err(e),

@@ -282,7 +282,7 @@ pub fn plan(input: &DeployInput) -> Result<Plan, Refusal> {
     let create = ours.is_empty().then(|| Step::CreateRoute {
         zone_id: input.zone.id.clone(),
         pattern: pattern.clone(),
-        script: input.script_name.clone(),
+        script: Some(input.script_name.clone()),
     });
     if let Some(route) = &ours.first() {
         plan.unchanged
@@ -328,6 +328,7 @@ mod tests {
             name: "example.com".into(),
             status: Some("active".into()),
             plan: None,
+            account: None,
         }
     }
 

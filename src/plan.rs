@@ -30,11 +30,12 @@ pub enum Step {
         record: DnsRecord,
         proxied: bool,
     },
-    /// `POST` a route.
+    /// `POST` a route; without a script it disables Workers on its pattern (a route given back
+    /// as it was).
     CreateRoute {
         zone_id: String,
         pattern: String,
-        script: String,
+        script: Option<String>,
     },
     /// `DELETE` a route.
     DeleteRoute {
@@ -99,7 +100,10 @@ impl Step {
             ),
             Step::CreateRoute {
                 pattern, script, ..
-            } => format!("create route {pattern} -> {script}"),
+            } => format!(
+                "create route {pattern} -> {}",
+                script.as_deref().unwrap_or("(no script)")
+            ),
             Step::DeleteRoute {
                 pattern, script, ..
             } => format!(

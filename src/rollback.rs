@@ -82,7 +82,8 @@ pub fn plan(input: &RollbackInput) -> Plan {
         .map(|d| Step::CreateRoute {
             zone_id: state.zone_id.clone(),
             pattern: d.pattern.clone(),
-            script: d.script.clone().unwrap_or_default(),
+            // A route that had no script comes back without one.
+            script: d.script.clone().filter(|s| !s.is_empty()),
         })
         .collect();
     plan.push_phase(give_back);

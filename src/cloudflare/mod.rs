@@ -17,7 +17,9 @@ use url::Url;
 
 use crate::secret::ApiToken;
 
-pub use types::{DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZonePlan};
+pub use types::{
+    DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZoneAccount, ZonePlan,
+};
 
 /// The tag every script failover uploads carries, so rollback can find it from anywhere.
 pub const MANAGED_TAG: &str = "failover-managed";
@@ -374,7 +376,12 @@ impl Client {
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ApiError::RateLimited { retry_after });
         }
-        let env: Envelope = serde_json::from_slice(&bytes).map_err(|e| ApiError::Malformed {
+        // Whatever the API sends back may echo the Authorization header (some error messages
+        // quote the request): the token leaves no trace beyond this point, in errors, results,
+        // the journal or the terminal.
+        let text = String::from_utf8_lossy(&bytes);
+        let text = self.token.redact(&text);
+        let env: Envelope = serde_json::from_str(&text).map_err(|e| ApiError::Malformed {
             status: status.as_u16(),
             detail: format!("not the API's JSON envelope ({e})"),
         })?;
@@ -600,21 +607,25 @@ impl Client {
         .await
     }
 
-    /// `POST /zones/{z}/workers/routes`. Never `PUT .../scripts/{name}/routes`, which replaces
-    /// every route of the script.
+    /// `POST /zones/{z}/workers/routes`; without a script, the route disables Workers on its
+    /// pattern. Never `PUT .../scripts/{name}/routes`, which replaces every route of the script.
     pub async fn create_route(
         &self,
         zone_id: &str,
         pattern: &str,
-        script: &str,
+        script: Option<&str>,
     ) -> Result<Route, ApiError> {
+        let body = match script {
+            Some(script) => json!({"pattern": pattern, "script": script}),
+            None => json!({"pattern": pattern}),
+        };
         let (result, _) = self
             .call(
                 Op::CreateRoute,
                 Method::POST,
                 &["zones", zone_id, "workers", "routes"],
                 &[],
-                Body::Json(json!({"pattern": pattern, "script": script})),
+                Body::Json(body),
             )
             .await?;
         let mut route: Route = decode(result)?;
@@ -622,7 +633,9 @@ impl Client {
         if route.pattern.is_empty() {
             route.pattern = pattern.to_owned();
         }
-        route.script.get_or_insert_with(|| script.to_owned());
+        if route.script.is_none() {
+            route.script = script.map(str::to_owned);
+        }
         Ok(route)
     }
 

@@ -91,6 +91,25 @@ pub async fn find_zone(session: &Session, settings: &Settings, host: &str) -> Re
                 .next()
         };
         return match zone {
+            // A zone id reaches any zone the token can see, in any account: writes would then
+            // go to two accounts (the script to ours, the route and the record to the zone's).
+            Some(zone)
+                if zone
+                    .account
+                    .as_ref()
+                    .is_some_and(|a| a.id != session.account_id) =>
+            {
+                Err(Fatal::usage(format!(
+                    "[cloudflare].zone = {z:?} is zone {} of account {}, not of account {} \
+                     (account_id): set account_id to the zone's account, or zone to a zone of \
+                     account {}; nothing was changed",
+                    crate::ui::sanitize(&zone.name),
+                    crate::ui::sanitize(zone.account.as_ref().map_or("", |a| a.id.as_str())),
+                    session.account_id,
+                    session.account_id
+                ))
+                .into())
+            }
             Some(zone) if zone.status.as_deref().is_none_or(|s| s == "active") => Ok(zone),
             Some(zone) => Err(Fatal::usage(format!(
                 "zone {} is {}, not active: a Worker route needs an active zone",
