@@ -21,7 +21,7 @@ pub enum Step {
         module: String,
         compatibility_date: String,
         /// The rollback state the script will carry.
-        state: crate::deploy::RollbackState,
+        state: crate::recorded::RollbackState,
         with_created_routes: bool,
     },
     /// `PATCH` the record's `proxied` flag.

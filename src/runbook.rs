@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::diagnose::{CheckReport, Status};
-use crate::probe::{self, Spec};
+use crate::observation::{self, Spec};
 
 /// The runbooks compiled into the binary, so a fresh install has them.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -266,7 +266,7 @@ pub fn parse(file: &str, text: &str) -> Result<Runbook, RunbookError> {
     };
     let raw: RawRunbook = toml::from_str(text).map_err(|e| {
         // serde already lists the known check kinds in an unknown-variant message.
-        err(e.span(), "", crate::ui::sanitize(e.message().trim()))
+        err(e.span(), "", crate::text::sanitize(e.message().trim()))
     })?;
 
     let id = raw.id.get_ref();
@@ -357,7 +357,7 @@ fn check_placeholders(value: &str) -> Result<(), String> {
         if !PLACEHOLDERS.contains(&name) {
             return Err(format!(
                 "unknown placeholder {{{}}}; the placeholders are: {}",
-                crate::ui::sanitize(name),
+                crate::text::sanitize(name),
                 PLACEHOLDERS
                     .iter()
                     .map(|p| format!("{{{p}}}"))
@@ -456,7 +456,7 @@ impl Catalog {
     pub fn unknown(&self, id: &str) -> String {
         format!(
             "no runbook {:?}; known: {} (see `failover runbook list`)",
-            crate::ui::sanitize(id),
+            crate::text::sanitize(id),
             self.runbooks
                 .iter()
                 .map(|r| r.id.as_str())
@@ -513,7 +513,7 @@ pub fn to_markdown(rb: &Runbook) -> String {
 pub struct StepPlan {
     pub step: Step,
     /// The probe checks, in the order they join the run.
-    pub checks: Vec<probe::Check>,
+    pub checks: Vec<observation::Check>,
     /// The DNS target is learned from the public host's CNAME at run time; the target checks
     /// the probe layer adds then belong to this step.
     pub learns_target: bool,
@@ -530,7 +530,7 @@ pub struct StepPlan {
 }
 
 /// The runbook's steps as probe checks for these settings. The embedded runbooks produce
-/// exactly [`probe::standard_checks`], in the same order; a team's `extra` steps add checks
+/// exactly [`observation::standard_checks`], in the same order; a team's `extra` steps add checks
 /// whose results are evidence only.
 pub fn plan(rb: &Runbook, settings: &Settings) -> Vec<StepPlan> {
     let service = &settings.service;
@@ -544,7 +544,7 @@ pub fn plan(rb: &Runbook, settings: &Settings) -> Vec<StepPlan> {
     if let Some(path) = &service.websocket_path {
         vars.insert("websocket_path", path.clone());
     }
-    let standard = probe::standard_checks(settings);
+    let standard = observation::standard_checks(settings);
     let mut learning = false;
     rb.steps
         .iter()
@@ -576,7 +576,7 @@ fn plan_step(
     step: &Step,
     settings: &Settings,
     vars: &BTreeMap<&str, String>,
-    standard: &[probe::Check],
+    standard: &[observation::Check],
     learning: &mut bool,
 ) -> StepPlan {
     let mut plan = StepPlan {
@@ -611,11 +611,11 @@ fn plan_step(
         plan.skipped.push(CheckReport {
             id: extra_id.clone(),
             kind,
-            target: crate::ui::excerpt(target, 200),
+            target: crate::text::excerpt(target, 200),
             resolver: None,
             status: Status::Skip,
             error: None,
-            detail: crate::ui::excerpt(&reason, 200),
+            detail: crate::text::excerpt(&reason, 200),
             elapsed_ms: 0,
         });
     };
@@ -624,12 +624,12 @@ fn plan_step(
                       kind: &'static str,
                       value: &str,
                       id: &str,
-                      role: probe::Role,
+                      role: observation::Role,
                       spec: fn(Url) -> Spec| match expand_all(value) {
         Ok(urls) => {
             for u in urls {
                 match Url::parse(&u) {
-                    Ok(url) => plan.checks.push(probe::Check {
+                    Ok(url) => plan.checks.push(observation::Check {
                         id: id.to_owned(),
                         role,
                         spec: spec(url),
@@ -657,7 +657,8 @@ fn plan_step(
             };
             for name in names {
                 if *role == Role::Target {
-                    plan.checks.extend(probe::target_checks(settings, &name));
+                    plan.checks
+                        .extend(observation::target_checks(settings, &name));
                     continue;
                 }
                 // An IP literal has no name to resolve.
@@ -666,19 +667,25 @@ fn plan_step(
                     continue;
                 }
                 let (id, role) = match role {
-                    Role::Public => ("dns.public".to_owned(), probe::Role::Public),
-                    _ => (extra_id.clone(), probe::Role::Extra),
+                    Role::Public => ("dns.public".to_owned(), observation::Role::Public),
+                    _ => (extra_id.clone(), observation::Role::Extra),
                 };
                 plan.checks
-                    .extend(settings.dns.resolvers.iter().map(|resolver| probe::Check {
-                        id: id.clone(),
-                        role,
-                        spec: Spec::DnsChain {
-                            host: name.clone(),
-                            resolver: resolver.clone(),
-                        },
-                        env: None,
-                    }));
+                    .extend(
+                        settings
+                            .dns
+                            .resolvers
+                            .iter()
+                            .map(|resolver| observation::Check {
+                                id: id.clone(),
+                                role,
+                                spec: Spec::DnsChain {
+                                    host: name.clone(),
+                                    resolver: resolver.clone(),
+                                },
+                                env: None,
+                            }),
+                    );
             }
         }
         Check::Http {
@@ -688,16 +695,16 @@ fn plan_step(
         } => {
             plan.expect_status = *expect_status;
             let (id, role) = match role {
-                Role::Public => ("http.public".to_owned(), probe::Role::Public),
-                Role::Origin => ("http.origin".to_owned(), probe::Role::Origin),
-                _ => (extra_id.clone(), probe::Role::Extra),
+                Role::Public => ("http.public".to_owned(), observation::Role::Public),
+                Role::Origin => ("http.origin".to_owned(), observation::Role::Origin),
+                _ => (extra_id.clone(), observation::Role::Extra),
             };
             url_checks(&mut plan, "http", url, &id, role, |url| Spec::Http { url });
         }
         Check::Websocket { role, path, url } => {
             let (id, role) = match role {
-                Role::Public => ("ws.public".to_owned(), probe::Role::Public),
-                _ => (extra_id.clone(), probe::Role::Extra),
+                Role::Public => ("ws.public".to_owned(), observation::Role::Public),
+                _ => (extra_id.clone(), observation::Role::Extra),
             };
             let value = match (url, path) {
                 (Some(u), _) => u.clone(),
@@ -712,7 +719,7 @@ fn plan_step(
             plan.checks.extend(
                 standard
                     .iter()
-                    .filter(|c| c.role == probe::Role::Compare)
+                    .filter(|c| c.role == observation::Role::Compare)
                     .filter(|c| name.is_none() || c.env.as_ref().map(|e| &e.name) == name.as_ref())
                     .cloned(),
             );
@@ -941,7 +948,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn planned(rb: &Runbook, s: &Settings) -> Vec<probe::Check> {
+    fn planned(rb: &Runbook, s: &Settings) -> Vec<observation::Check> {
         plan(rb, s).into_iter().flat_map(|p| p.checks).collect()
     }
 
@@ -960,7 +967,7 @@ mod tests {
             for rb in &cat.runbooks {
                 assert_eq!(
                     planned(rb, &s),
-                    probe::standard_checks(&s),
+                    observation::standard_checks(&s),
                     "{} on\n{config}",
                     rb.id
                 );
@@ -997,7 +1004,7 @@ mod tests {
         assert_eq!(dns.len(), 2, "one per resolver");
         assert!(dns
             .iter()
-            .all(|c| c.id == "extra.a" && c.role == probe::Role::Extra));
+            .all(|c| c.id == "extra.a" && c.role == observation::Role::Extra));
         assert_eq!(dns[0].target(), "db.api.example.com");
         let http: Vec<String> = plans[1].checks.iter().map(|c| c.target()).collect();
         assert_eq!(

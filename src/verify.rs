@@ -32,11 +32,11 @@ pub async fn public_marker(settings: &Settings) -> MarkerCheck {
     MarkerCheck {
         url: url.to_string(),
         status: answer.status,
-        marker: answer.header(MARKER_HEADER).map(crate::ui::sanitize),
+        marker: answer.header(MARKER_HEADER).map(crate::text::sanitize),
         error: answer
             .failure
             .as_ref()
-            .map(|(_, detail)| crate::ui::excerpt(detail, 200)),
+            .map(|(_, detail)| crate::text::excerpt(detail, 200)),
     }
 }
 
@@ -76,7 +76,7 @@ pub async fn websocket(settings: &Settings, path: &str) -> Result<(), String> {
     let answer = crate::probe::ws::upgrade(&crate::probe::Prober::new(settings).http, &url).await;
     match (answer.status, answer.failure) {
         (Some(101), _) => Ok(()),
-        (_, Some((_, why))) => Err(crate::ui::excerpt(&why, 200)),
+        (_, Some((_, why))) => Err(crate::text::excerpt(&why, 200)),
         (Some(status), None) => Err(format!("answered {status}")),
         (None, None) => Err("no answer".to_owned()),
     }
@@ -134,7 +134,7 @@ pub async fn platform_health(settings: &Settings, dns_target: Option<&str>) -> P
         evidence: h
             .evidence
             .iter()
-            .map(|e| crate::ui::excerpt(e, 200))
+            .map(|e| crate::text::excerpt(e, 200))
             .collect(),
     }
 }

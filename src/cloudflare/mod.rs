@@ -689,7 +689,7 @@ fn classify(op: Op, status: StatusCode, errors: Vec<ApiMessage>) -> ApiError {
     } else {
         errors
             .iter()
-            .map(|e| crate::ui::excerpt(&e.message, 200))
+            .map(|e| crate::text::excerpt(&e.message, 200))
             .collect::<Vec<_>>()
             .join("; ")
     };

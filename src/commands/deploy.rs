@@ -25,7 +25,7 @@ pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
     let (doc, exit) = execute(ctx, args).await?;
     // Names, patterns and record contents come from the API: untrusted on a terminal.
     ctx.printer
-        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+        .result(&doc, || crate::text::sanitize(&doc.human()))?;
     Ok(exit)
 }
 
@@ -139,7 +139,7 @@ pub async fn execute(ctx: &Ctx, args: &DeployArgs) -> Result<(Deployment, Exit)>
         ctx.printer.info(format!(
             "Plan for {host} (zone {}):\n{}",
             zone.name,
-            crate::ui::sanitize(&plan.render())
+            crate::text::sanitize(&plan.render())
         ));
         let consent = deploy::consent_needed(&plan);
         let question = if consent.is_empty() {

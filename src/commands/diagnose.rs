@@ -23,11 +23,13 @@ use crate::cloudflare::DnsRecord;
 use crate::config::Settings;
 use crate::diagnose::{self, evidence_line, Action, CheckReport, ErrorKind, Status, Verdict};
 use crate::exit::{Exit, Fatal};
-use crate::probe::{self, Check, DnsTarget, Observation, Outcome, Prober, Watch};
+use crate::observation::{Check, DnsTarget, Observation, Outcome};
+use crate::probe::{self, Prober, Watch};
 use crate::report::diagnosis::{render, DiagnosisDoc};
 use crate::runbook::{self, Runbook, StepPlan};
 use crate::state::{now_rfc3339, Journal};
-use crate::ui::{excerpt, sanitize, Paint, Printer, Progress, Spinner, StepKey, Verbosity};
+use crate::text::{excerpt, sanitize};
+use crate::ui::{Paint, Printer, Progress, Spinner, StepKey, Verbosity};
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
@@ -733,8 +735,8 @@ impl Watch for Spinners {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probe::http::HttpAnswer;
-    use crate::probe::{Role, Spec};
+    use crate::observation::HttpAnswer;
+    use crate::observation::{Role, Spec};
     use crate::runbook::{Check as StepCheck, Step};
 
     fn step(id: &str) -> Step {

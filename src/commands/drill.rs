@@ -337,7 +337,7 @@ impl Drill<'_> {
             command,
             outcome: if pass { "pass" } else { "fail" },
             expected: o.expected,
-            observed: crate::ui::excerpt(&o.observed, 300),
+            observed: crate::text::excerpt(&o.observed, 300),
             verdict: o.diagnosis.map(|d| d.0),
             action: o.diagnosis.map(|d| d.1),
             exit: o.exit.map(Exit::code),
@@ -497,7 +497,7 @@ impl Drill<'_> {
                 super::deploy::execute(self.inner, &args),
             )
             .await?;
-        self.show(&crate::ui::sanitize(&deployment.human()));
+        self.show(&crate::text::sanitize(&deployment.human()));
         if !self.record(
             "deploy",
             Outcome {
@@ -619,7 +619,7 @@ impl Drill<'_> {
                 super::rollback::execute(self.inner, &args),
             )
             .await?;
-        self.show(&crate::ui::sanitize(&rollback.human()));
+        self.show(&crate::text::sanitize(&rollback.human()));
         let running = self.world.edge.runtime_pids().await;
         if !self.record(
             "rollback",

@@ -14,7 +14,8 @@ use crate::exit::{Exit, Fatal};
 use crate::init::{guess_zone, render, Answers, CompareAnswer};
 use crate::probe::dns::DnsClient;
 use crate::runbook;
-use crate::ui::{excerpt, Printer};
+use crate::text::excerpt;
+use crate::ui::Printer;
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {

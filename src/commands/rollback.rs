@@ -9,8 +9,8 @@ use serde_json::json;
 use crate::cli::RollbackArgs;
 use crate::cloudflare::preflight::{self, explain};
 use crate::cloudflare::MANAGED_TAG;
-use crate::deploy::RollbackState;
 use crate::exit::{Exit, Fatal};
+use crate::recorded::RollbackState;
 use crate::report::deployment::{Rollback, Verification};
 use crate::rollback::{self as plan_rollback, RollbackInput};
 use crate::state::now_rfc3339;
@@ -20,7 +20,7 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
     let (doc, exit) = execute(ctx, args).await?;
     // Names, patterns and record contents come from the API: untrusted on a terminal.
     ctx.printer
-        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+        .result(&doc, || crate::text::sanitize(&doc.human()))?;
     Ok(exit)
 }
 
@@ -179,7 +179,7 @@ pub async fn execute(ctx: &Ctx, args: &RollbackArgs) -> Result<(Rollback, Exit)>
 
     ctx.printer.info(format!(
         "Rollback plan for {host}:\n{}",
-        crate::ui::sanitize(&plan.render())
+        crate::text::sanitize(&plan.render())
     ));
     let question = format!("Remove the emergency proxy {script_name} and restore DNS for {host}?");
     doc.applied = super::deploy::confirm_and_apply(

@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::StatusArgs;
 use crate::cloudflare::preflight::{self, explain};
-use crate::deploy::RollbackState;
 use crate::exit::Exit;
+use crate::recorded::RollbackState;
 use crate::report::deployment::{RecordState, Status, ZoneRef};
 use crate::Ctx;
 
@@ -110,6 +110,6 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     }
     // Names, patterns and record contents come from the API: untrusted on a terminal.
     ctx.printer
-        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+        .result(&doc, || crate::text::sanitize(&doc.human()))?;
     Ok(Exit::Success)
 }

@@ -166,7 +166,7 @@ pub fn install_pinned() -> Result<PathBuf> {
         bail!(
             "npm install workerd@{PINNED_VERSION} failed ({}): {}",
             out.status,
-            crate::ui::excerpt(&String::from_utf8_lossy(&out.stderr), 400)
+            crate::text::excerpt(&String::from_utf8_lossy(&out.stderr), 400)
         );
     }
     let installed = npm_dir
@@ -327,7 +327,7 @@ impl Workerd {
     pub fn log_tail(&self) -> String {
         let log = std::fs::read(self.dir.path().join(LOG_FILE)).unwrap_or_default();
         let tail = &log[log.len().saturating_sub(2048)..];
-        crate::ui::sanitize(String::from_utf8_lossy(tail).trim())
+        crate::text::sanitize(String::from_utf8_lossy(tail).trim())
     }
 
     pub fn pid(&self) -> u32 {

@@ -11,6 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::exit::{Exit, Fatal};
+use crate::text::sanitize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -325,36 +326,6 @@ impl Spinner {
     }
 }
 
-/// Remote text is untrusted on a terminal: control characters (ANSI escapes, backspaces,
-/// carriage returns) are shown escaped, so a hostile body or TXT record cannot garble the screen.
-pub fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            c if c.is_control()
-                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                out.extend(c.escape_default())
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A single-line, length-bounded, sanitized excerpt of remote text for evidence lines.
-pub fn excerpt(s: &str, max: usize) -> String {
-    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let clean = sanitize(&one_line);
-    if clean.chars().count() <= max {
-        clean
-    } else {
-        let cut: String = clean.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
-}
-
 /// Whether stdin/stderr are terminals (asked once by the entry point).
 pub fn stdin_is_tty() -> bool {
     std::io::stdin().is_terminal()
@@ -374,13 +345,5 @@ mod tests {
         assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
         p.yes = false;
         assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
-    }
-
-    #[test]
-    fn sanitize_escapes_controls() {
-        assert_eq!(sanitize("ok\x1b[2Jx\r\u{7}"), "ok\\u{1b}[2Jx\\r\\u{7}");
-        assert_eq!(sanitize("a\u{202e}b"), "a\\u{202e}b");
-        assert_eq!(excerpt("a\n  b\tc", 10), "a b c");
-        assert_eq!(excerpt("abcdefghijkl", 5), "abcd…");
     }
 }
