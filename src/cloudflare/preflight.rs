@@ -1,6 +1,9 @@
 //! Before anything changes: a client from the settings, a token that works, the zone that
 //! holds the host. Whatever is missing is explained with how to fix it (exit 2).
 
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
 use anyhow::Result;
 
 use super::{ApiError, Client, RetryPolicy, Zone};
@@ -33,7 +36,14 @@ pub fn session(settings: &Settings) -> Result<Session> {
         )
         .into());
     };
-    let client = Client::new(cf.api_base.clone(), token, RetryPolicy::from_env())?;
+    let mut client = Client::new(cf.api_base.clone(), token, RetryPolicy::from_env())?;
+    // On a terminal the spinner shows that work goes on; elsewhere (CI, a pipe) a long silent
+    // wait looks like a hang, so each one gets a line on stderr saying what it waits for.
+    if !std::io::stderr().is_terminal() {
+        client = client.announce_waits(Arc::new(|line: &str| {
+            let _ = writeln!(std::io::stderr(), "failover: {line}");
+        }));
+    }
     Ok(Session { client, account_id })
 }
 
@@ -103,8 +113,8 @@ pub async fn find_zone(session: &Session, settings: &Settings, host: &str) -> Re
                     "[cloudflare].zone = {z:?} is zone {} of account {}, not of account {} \
                      (account_id): set account_id to the zone's account, or zone to a zone of \
                      account {}; nothing was changed",
-                    crate::ui::sanitize(&zone.name),
-                    crate::ui::sanitize(zone.account.as_ref().map_or("", |a| a.id.as_str())),
+                    crate::text::sanitize(&zone.name),
+                    crate::text::sanitize(zone.account.as_ref().map_or("", |a| a.id.as_str())),
                     session.account_id,
                     session.account_id
                 ))

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::apply::{apply, Applied, ApplyError};
+use crate::apply::{apply, Applied};
 use crate::cli::DeployArgs;
 use crate::cloudflare::preflight::{self, explain};
 use crate::cloudflare::Client;
@@ -96,7 +96,7 @@ pub async fn execute(ctx: &Ctx, args: &DeployArgs) -> Result<(Deployment, Exit)>
     };
     journal.append("planned", json!({"plan": &plan}))?;
 
-    let mut warnings = Vec::new();
+    let mut warnings = plan.warnings.clone();
     if zone.is_free_plan() {
         warnings.push(
             "zone is on the Free plan: Workers Free allows 100,000 requests a day across the \
@@ -223,25 +223,5 @@ pub(crate) async fn confirm_and_apply(
     let spinner = ctx.printer.progress().spinner("applying");
     let result = apply(client, journal, plan).await;
     spinner.clear();
-    result.map_err(|e| partial(journal, e, rerun))
-}
-
-fn partial(journal: &Journal, e: ApplyError, rerun: &str) -> anyhow::Error {
-    let done: Vec<String> = e.done.iter().map(|a| a.description.clone()).collect();
-    let _ = journal.append(
-        "partial",
-        json!({"done": done, "failed": e.failed, "error": e.source.to_string()}),
-    );
-    let msg = format!(
-        "partially applied ({} step(s) done{}); the journal {} records them; run `{rerun}` again, or `failover rollback`, to converge",
-        done.len(),
-        if done.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", done.join("; "))
-        },
-        journal.path().display()
-    );
-    // The Fatal is the root of the chain (so the exit code is found); the cause is in its text.
-    Fatal::partial(format!("{}: {}; {msg}", e.failed, e.source)).into()
+    result.map_err(|e| crate::apply::failure(journal, e, rerun))
 }
