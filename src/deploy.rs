@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::cloudflare::{DnsRecord, Route, ScriptSettings, Zone, MANAGED_TAG, STATE_BINDING};
+use crate::cloudflare::types::{
+    DnsRecord, Route, ScriptSettings, Zone, MANAGED_TAG, STATE_BINDING,
+};
 use crate::plan::{Plan, Step};
 use crate::recorded::{RecordedRecord, RecordedRoute, RollbackState};
 

@@ -9,6 +9,8 @@ pub mod commands;
 pub mod config;
 pub mod deploy;
 pub mod diagnose;
+pub mod drill;
+pub mod engine;
 pub mod exit;
 pub mod init;
 pub mod observation;
@@ -23,7 +25,7 @@ pub mod secret;
 pub mod state;
 pub mod text;
 pub mod ui;
-pub mod verify;
+pub mod walkthrough;
 pub mod worker;
 
 use std::ffi::OsString;
@@ -95,6 +97,23 @@ impl Ctx {
 
     pub fn journal(&self, command: &str) -> Result<Journal> {
         Journal::open(&self.state_dir(), command)
+    }
+
+    /// The `runbooks/` folder beside the config file (or here when there is none).
+    pub fn runbook_dir(&self) -> PathBuf {
+        let config = self.config_path();
+        config
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .join("runbooks")
+    }
+
+    /// Every runbook known to this run (embedded, the user's, and `extra` given by path); a
+    /// broken runbook file is a usage error (exit 2).
+    pub fn runbooks(&self, extra: Option<&std::path::Path>) -> Result<runbook::Catalog> {
+        engine::load_runbooks(Some(&self.runbook_dir()), extra)
+            .map_err(|e| exit::Fatal::usage(e.to_string()).into())
     }
 }
 

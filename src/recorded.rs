@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::cloudflare::{ScriptSettings, STATE_BINDING};
+use crate::cloudflare::types::{ScriptSettings, STATE_BINDING};
 
 /// What rollback needs, carried by the script itself in a `json` binding so that any machine
 /// can undo a deploy.

@@ -1,6 +1,6 @@
 //! PURE: the rollback plan from the state our script recorded and what Cloudflare has now.
 
-use crate::cloudflare::{DnsRecord, Route};
+use crate::cloudflare::types::{DnsRecord, Route};
 use crate::plan::{Plan, Step};
 use crate::recorded::RollbackState;
 

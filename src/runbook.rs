@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -392,29 +392,14 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Embedded runbooks, then `*.toml` in `dir` (sorted), then `extra`; later overrides by id.
-    pub fn load(dir: Option<&Path>, extra: Option<&Path>) -> Result<Catalog, RunbookError> {
-        let mut sources: Vec<(String, String)> = EMBEDDED
+    /// The embedded runbooks, then `files` (name and text, in order); later ones override
+    /// earlier ones by id. Reading the files is the caller's (`engine::load_runbooks`).
+    pub fn from_files(files: Vec<(String, String)>) -> Result<Catalog, RunbookError> {
+        let embedded = EMBEDDED
             .iter()
-            .map(|(name, text)| (format!("embedded:{name}"), (*text).to_owned()))
-            .collect();
-        let mut files: Vec<PathBuf> = Vec::new();
-        if let Some(dir) = dir.filter(|d| d.is_dir()) {
-            let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            found.sort();
-            files.extend(found);
-        }
-        files.extend(extra.map(Path::to_path_buf));
-        for path in files {
-            let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-            sources.push((path.display().to_string(), text));
-        }
+            .map(|(name, text)| (format!("embedded:{name}"), (*text).to_owned()));
         let mut runbooks: Vec<Runbook> = Vec::new();
-        for (file, text) in sources {
+        for (file, text) in embedded.chain(files) {
             let rb = parse(&file, &text)?;
             match runbooks.iter_mut().find(|r| r.id == rb.id) {
                 Some(slot) => *slot = rb,
@@ -466,7 +451,7 @@ impl Catalog {
     }
 }
 
-fn io_err(path: &Path, e: std::io::Error) -> RunbookError {
+pub fn io_err(path: &Path, e: std::io::Error) -> RunbookError {
     RunbookError {
         file: path.display().to_string(),
         line: None,
@@ -904,7 +889,7 @@ mod tests {
 
     #[test]
     fn embedded_runbooks_validate_and_override_by_id() {
-        let cat = Catalog::load(None, None).unwrap();
+        let cat = Catalog::from_files(Vec::new()).unwrap();
         assert_eq!(cat.runbooks.len(), EMBEDDED.len());
         let heroku = cat.pick(None, &["myapp-abc.herokuapp.com"], None).unwrap();
         assert_eq!(heroku.id, "heroku-dns-target");
@@ -926,7 +911,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mine = format!("id = \"heroku-dns-target\"\ntitle = \"Ours\"\nsummary = \"S\"\n{STEP}check = {{ kind = \"dns\", name = \"db.example.com\" }}\n");
         std::fs::write(dir.path().join("heroku.toml"), mine).unwrap();
-        let cat = Catalog::load(Some(dir.path()), None).unwrap();
+        let cat = crate::engine::load_runbooks(Some(dir.path()), None).unwrap();
         assert_eq!(
             cat.runbooks.len(),
             EMBEDDED.len(),
@@ -955,7 +940,7 @@ mod tests {
     /// The embedded runbooks are the standard checks, exactly, whatever the configuration.
     #[test]
     fn embedded_runbooks_plan_the_standard_checks() {
-        let cat = Catalog::load(None, None).unwrap();
+        let cat = Catalog::from_files(Vec::new()).unwrap();
         let service = "[service]\npublic_url = \"https://api.example.com\"\n";
         let configs = [
             format!("{service}origin = \"https://a.herokuapp.com\"\n"),
@@ -1038,7 +1023,7 @@ mod tests {
 
     #[test]
     fn markdown_names_the_commands() {
-        let cat = Catalog::load(None, None).unwrap();
+        let cat = Catalog::from_files(Vec::new()).unwrap();
         let md = to_markdown(cat.get("heroku-dns-target").unwrap());
         assert!(md.starts_with("# Heroku"));
         assert!(md.contains("1. **Resolve the custom domain**"));

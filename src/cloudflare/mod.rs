@@ -2,7 +2,7 @@
 //! failover makes, with the envelope, error codes as data, pagination and bounded retries.
 
 pub mod preflight;
-mod types;
+pub mod types;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,12 +20,8 @@ use crate::secret::ApiToken;
 
 pub use types::{
     DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZoneAccount, ZonePlan,
+    MANAGED_TAG, STATE_BINDING,
 };
-
-/// The tag every script failover uploads carries, so rollback can find it from anywhere.
-pub const MANAGED_TAG: &str = "failover-managed";
-/// The name of the `json` binding that carries the rollback state.
-pub const STATE_BINDING: &str = "FAILOVER_STATE";
 
 /// Codes the API uses that callers branch on.
 pub mod code {

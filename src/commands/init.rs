@@ -38,7 +38,7 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
     // A team's own runbook may claim this platform by its suffixes; a broken runbook file is
     // reported by `runbook list` and `diagnose`, not here.
     if answers.runbook.is_none() {
-        if let Ok(catalog) = super::runbook::catalog(ctx, None) {
+        if let Ok(catalog) = ctx.runbooks(None) {
             let hosts: Vec<String> = answers
                 .origins
                 .iter()

@@ -25,8 +25,8 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     let (script, zone, public, platform) = tokio::join!(
         client.script_settings(&session.account_id, &script_name),
         preflight::find_zone(&session, &settings, &host),
-        crate::verify::public_marker(&settings),
-        crate::verify::platform_health(&settings, None)
+        crate::engine::verify::public_marker(&settings),
+        crate::engine::verify::platform_health(&settings, None)
     );
     let script = script
         .map_err(explain)
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
         records.iter().find(|r| r.record_type == "CNAME"),
     ) {
         (None, Some(cname)) => {
-            crate::verify::platform_health(&settings, Some(&cname.content)).await
+            crate::engine::verify::platform_health(&settings, Some(&cname.content)).await
         }
         _ => platform,
     };

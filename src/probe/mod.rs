@@ -17,8 +17,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::observation::{
-    standard_checks, target_checks, Check, DnsTarget, HttpAnswer, Observation, Outcome,
-    PlatformHealth, Role, Spec, TargetSource,
+    target_checks, Check, DnsTarget, HttpAnswer, Observation, Outcome, Role, Spec, TargetSource,
 };
 use dns::DnsClient;
 use http::HttpProber;
@@ -242,28 +241,6 @@ enum Step<T> {
     Done(Option<T>),
 }
 
-/// Probes the platform path only (target DNS, public chain to learn it, origins), for deploy
-/// verification, rollback and status.
-pub async fn platform_health(settings: &Settings) -> PlatformHealth {
-    let prober = Prober::new(settings);
-    let checks = standard_checks(settings)
-        .into_iter()
-        .filter(|c| {
-            matches!(c.role, Role::Target | Role::Origin) || matches!(c.spec, Spec::DnsChain { .. })
-        })
-        .collect();
-    let (observations, _) = gather(
-        settings,
-        &prober,
-        checks,
-        None,
-        settings.probe.deadline,
-        &Quiet,
-    )
-    .await;
-    crate::diagnose::platform_health(&observations)
-}
-
 /// One GET through the configured resolvers and pins (status, headers, body start), for
 /// verifying a deploy or rollback by the `x-failover-proxy` marker.
 pub async fn get(settings: &Settings, url: &Url) -> HttpAnswer {
@@ -275,10 +252,7 @@ mod tests {
     use super::*;
     use crate::cli::{ApiArgs, ProbeArgs};
     use crate::config::{Env, LoadedFile};
-    use crate::sandbox::dns::{Behaviour, DnsServer};
     use crate::sandbox::http::{Answer, HttpServer};
-
-    const TARGET: &str = "haiku-word-123.herokudns.test";
 
     /// A real Statuspage summary lists every component; the whole document must be read.
     #[tokio::test]
@@ -321,57 +295,5 @@ mod tests {
             Outcome::StatusPage(p) => assert!(p.degraded, "{p:?}"),
             other => panic!("{other:?}"),
         }
-    }
-
-    /// The API deploy, rollback and status use, against the sandbox world.
-    #[tokio::test(flavor = "multi_thread")]
-    async fn platform_health_and_get_for_other_commands() {
-        let dns = DnsServer::start().await.unwrap();
-        let edge = HttpServer::start(Answer::proxied("failover-api-example-test"))
-            .await
-            .unwrap();
-        let origin = HttpServer::start(Answer::ok()).await.unwrap();
-        dns.set_cname("api.example.test", TARGET).unwrap();
-        dns.set_addrs(TARGET, &["192.0.2.1".parse().unwrap()]);
-        dns.set_addrs("myapp.herokuapp.test", &["127.0.0.1".parse().unwrap()]);
-        let toml = format!(
-            "[service]\npublic_url = \"http://api.example.test:{}\"\norigin = \"http://myapp.herokuapp.test:{}\"\n",
-            edge.port(),
-            origin.port()
-        );
-        let file = LoadedFile::parse(std::path::Path::new("failover.toml"), toml).unwrap();
-        let probe = ProbeArgs {
-            resolvers: vec![dns.addr().to_string()],
-            resolve: vec![format!("api.example.test:{}:127.0.0.1", edge.port())],
-        };
-        let settings =
-            Settings::resolve(&file, &Env::default(), &probe, &ApiArgs::default()).unwrap();
-
-        let health = platform_health(&settings).await;
-        assert!(health.healthy(), "{health:?}");
-        assert_eq!(health.dns_target.as_deref(), Some(TARGET));
-
-        // The pin sends the public host to the edge, whose answer carries our marker.
-        let answer = get(&settings, &settings.service.public_url).await;
-        assert_eq!(answer.status, Some(200), "{answer:?}");
-        assert_eq!(
-            answer.header("x-failover-proxy"),
-            Some("failover-api-example-test")
-        );
-        assert!(edge.hits() > 0 && origin.hits() > 0);
-
-        dns.set_behaviour(TARGET, Behaviour::Servfail);
-        let health = platform_health(&settings).await;
-        assert!(
-            !health.target_resolves && health.origin_healthy,
-            "{health:?}"
-        );
-        origin.set(Answer::heroku_h10());
-        dns.set_behaviour(TARGET, Behaviour::Answer);
-        let health = platform_health(&settings).await;
-        assert!(
-            health.target_resolves && !health.origin_healthy,
-            "{health:?}"
-        );
     }
 }

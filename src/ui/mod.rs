@@ -199,8 +199,8 @@ impl Printer {
         Ok(())
     }
 
-    /// One keypress after a walk-through step: `e` shows the evidence, `a` runs to the end
-    /// without stopping, anything else goes on. Without a terminal (or with `--yes`) it asks
+    /// One keypress at a walk-through: `e` shows the evidence, `a` runs to the end without
+    /// stopping, `w` takes the walk offered, anything else goes on. Without a terminal (or with `--yes`) it asks
     /// nothing and goes on. Ctrl-C restores the terminal and ends the run (exit 130).
     pub fn step_key(&self, hint: &str) -> Result<StepKey> {
         if !self.interactive || self.yes {
@@ -216,6 +216,7 @@ impl Printer {
             console::Key::CtrlC => Err(Fatal::new(Exit::Interrupted, "interrupted").into()),
             console::Key::Char('e' | 'E') => Ok(StepKey::Evidence),
             console::Key::Char('a' | 'A') => Ok(StepKey::All),
+            console::Key::Char('w' | 'W') => Ok(StepKey::Walk),
             _ => Ok(StepKey::Next),
         }
     }
@@ -256,6 +257,8 @@ pub enum StepKey {
     Next,
     Evidence,
     All,
+    /// `w`: take the walk-through that is offered.
+    Walk,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -329,6 +332,9 @@ impl Spinner {
 /// Whether stdin/stderr are terminals (asked once by the entry point).
 pub fn stdin_is_tty() -> bool {
     std::io::stdin().is_terminal()
+}
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
 }
 pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()

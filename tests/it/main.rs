@@ -9,4 +9,5 @@ mod init;
 mod interactive;
 mod runbook;
 mod support;
+mod tidy;
 mod worker;
