@@ -45,6 +45,16 @@ pub enum StepError {
     ForeignScript { name: String },
 }
 
+/// A plan that stopped part way: what was done, and the step that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{failed}")]
+pub struct ApplyError {
+    pub done: Vec<Applied>,
+    pub failed: String,
+    #[source]
+    pub source: StepError,
+}
+
 impl ApplyError {
     /// Nothing changed, because the token lacks what the step needs: a setup error (exit 2).
     fn refused_token_before_any_change(&self) -> bool {
@@ -89,16 +99,6 @@ pub fn failure(journal: &Journal, e: ApplyError, rerun: &str) -> anyhow::Error {
         journal.path().display()
     );
     Fatal::partial(format!("{}: {}; {msg}", e.failed, e.source)).into()
-}
-
-/// A plan that stopped part way: what was done, and the step that failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{failed}")]
-pub struct ApplyError {
-    pub done: Vec<Applied>,
-    pub failed: String,
-    #[source]
-    pub source: StepError,
 }
 
 /// Runs the phases in order, the steps of a phase concurrently. Stops after the first phase
