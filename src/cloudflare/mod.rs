@@ -665,24 +665,6 @@ impl Client {
         }
     }
 
-    /// `DELETE /accounts/{a}/workers/scripts/{name}`; `false` when it was already gone.
-    pub async fn delete_script(&self, account_id: &str, name: &str) -> Result<bool, ApiError> {
-        match self
-            .call(
-                Op::DeleteScript,
-                Method::DELETE,
-                &["accounts", account_id, "workers", "scripts", name],
-                &[],
-                Body::None,
-            )
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if is_gone(&e, code::SCRIPT_NOT_FOUND) => Ok(false),
-            Err(e) => Err(e),
-        }
-    }
-
     /// `DELETE /accounts/{a}/workers/scripts/{name}`, but only while `unchanged` holds for the
     /// script's settings, read afresh before every attempt: a retry after a failed or lost
     /// answer must not delete a script that another run uploaded in the meantime. The API's

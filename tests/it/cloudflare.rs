@@ -160,21 +160,19 @@ impl World {
     /// Waits for a background run; remembers its output for the canary check.
     fn finish(&mut self, child: Child) -> Run {
         let out = child.wait_with_output().expect("wait for failover");
-        let run = Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        };
-        self.outputs.push(run.stdout.clone());
-        self.outputs.push(run.stderr.clone());
-        run
+        self.remember(out.into())
+    }
+
+    fn remember(&mut self, out: Run) -> Run {
+        self.outputs.push(out.stdout.clone());
+        self.outputs.push(out.stderr.clone());
+        out
     }
 
     #[track_caller]
     fn expect_in(&mut self, dir: &Path, args: &[&str], code: i32) -> Run {
         let out = run(&mut self.cmd_in(dir, args));
-        self.outputs.push(out.stdout.clone());
-        self.outputs.push(out.stderr.clone());
+        let out = self.remember(out);
         assert_eq!(
             out.code,
             code,
@@ -206,20 +204,13 @@ impl World {
     /// Runs the binary; remembers its output for the canary check.
     fn run(&mut self, args: &[&str]) -> Run {
         let out = run(&mut self.cmd(args));
-        self.outputs.push(out.stdout.clone());
-        self.outputs.push(out.stderr.clone());
-        out
+        self.remember(out)
     }
 
     #[track_caller]
     fn expect(&mut self, args: &[&str], code: i32) -> Run {
-        let out = self.run(args);
-        assert_eq!(
-            out.code, code,
-            "failover {args:?}\nstdout:\n{}\nstderr:\n{}",
-            out.stdout, out.stderr
-        );
-        out
+        let dir = self.dir.path().to_owned();
+        self.expect_in(&dir, args, code)
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -589,13 +580,7 @@ fn mutating_calls(w: &World) -> Vec<(String, String, usize)> {
 }
 
 fn inject(w: &World, call: &(String, String, usize), kind: &FaultKind, times: usize) {
-    w.cf.inject(Fault {
-        method: call.0.parse().unwrap(),
-        path: call.1.clone(),
-        skip: call.2,
-        times,
-        kind: kind.clone(),
-    });
+    fault(w, &call.0, &call.1, call.2, times, kind.clone());
 }
 
 /// Runs `args` under the fault; it must succeed or exit 5 with a journal, and re-running must
