@@ -1173,6 +1173,10 @@ fn two_deploys_at_once_keep_the_first_recorded_dns_value() {
     }
     let out = w.finish(second);
     out.expect("the second deploy", 0, &[]);
+    // One proxy, live, with the record's value from before either deploy.
+    assert_eq!(w.cf.script_for(HOST, "/").as_deref(), Some(SCRIPT));
+    let ours = |r: &&failover::sandbox::cloudflare::RouteRec| r.script.as_deref() == Some(SCRIPT);
+    assert_eq!(w.snapshot().routes.iter().filter(ours).count(), 1);
     assert_eq!(
         recorded_proxied_before(&w),
         false,
@@ -1262,6 +1266,7 @@ fn a_displaced_route_without_a_script_comes_back_without_one() {
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].script, None, "{back:?}");
     assert_eq!(shape(&w.snapshot()), shape(&before));
+    w.assert_no_canary();
 }
 
 #[test]
@@ -1284,6 +1289,23 @@ fn deploy_warns_about_traffic_it_will_not_catch() {
         warnings.contains("takes api.example.com's traffic"),
         "{warnings}"
     );
+    // Warned about, not touched.
+    let foreign: Vec<_> = w
+        .snapshot()
+        .routes
+        .into_iter()
+        .filter(|r| r.script.as_deref() == Some("someone-else"))
+        .map(|r| r.pattern)
+        .collect();
+    assert_eq!(
+        foreign,
+        [
+            "www.example.com/*",
+            "api.example.com/admin/*",
+            "*.example.com/*"
+        ]
+    );
+    w.assert_no_canary();
 }
 
 #[test]
@@ -1380,6 +1402,7 @@ fn wait_for_line(child: &mut Child, needle: &str) -> String {
 #[test]
 fn long_waits_are_announced_without_a_terminal() {
     let w = World::new(true, true);
+    let before = w.snapshot();
     // Rate limited with Retry-After: 60.
     fault(
         &w,
@@ -1394,6 +1417,7 @@ fn long_waits_are_announced_without_a_terminal() {
     let mut limited = w.spawn_in(w.dir.path(), &["deploy-proxy", "--dry-run"]);
     let line = wait_for_line(&mut limited, "waiting 60 s before retrying GET");
     assert!(line.contains("Retry-After"), "{line}");
+    assert!(!line.contains(TOKEN), "{line}");
     limited.kill().unwrap();
     let _ = limited.wait();
 
@@ -1406,6 +1430,10 @@ fn long_waits_are_announced_without_a_terminal() {
         "still waiting for the Cloudflare API to answer GET",
     );
     assert!(line.contains("/user/tokens/verify"), "{line}");
+    assert!(!line.contains(TOKEN), "{line}");
     hung.release();
     assert!(slow.wait().unwrap().success());
+    // Both were dry runs: nothing changed.
+    assert_eq!(w.mutating_calls(), 0);
+    assert_eq!(w.snapshot(), before);
 }
