@@ -149,10 +149,14 @@ pub async fn find_zone(session: &Session, settings: &Settings, host: &str) -> Re
     .await;
     for answer in answers {
         let zones = answer.map_err(explain)?;
-        if let Some(zone) = zones
-            .into_iter()
-            .find(|z| z.status.as_deref().is_none_or(|s| s == "active"))
-        {
+        // The query names the account already; checking again costs nothing and keeps a zone
+        // of another account out even if the filter were ignored.
+        if let Some(zone) = zones.into_iter().find(|z| {
+            z.status.as_deref().is_none_or(|s| s == "active")
+                && z.account
+                    .as_ref()
+                    .is_none_or(|a| a.id == session.account_id)
+        }) {
             return Ok(zone);
         }
     }
