@@ -50,6 +50,8 @@ fn headline(v: Verdict) -> &'static str {
         Verdict::EdgeFailure => "EDGE FAILURE",
         Verdict::ProxyActive => "PROXY ACTIVE",
         Verdict::Inconclusive => "INCONCLUSIVE",
+        Verdict::PublicDnsFailure => "PUBLIC DNS FAILURE",
+        Verdict::Degraded => "DEGRADED",
     }
 }
 
@@ -71,7 +73,7 @@ fn explain(step: &str) -> &'static str {
 pub fn render(p: &Printer, d: &Diagnosis, elapsed_ms: u64, all_checks: bool) -> String {
     let paint = match d.verdict {
         Verdict::Healthy => Paint::Green,
-        Verdict::ProxyActive => Paint::Yellow,
+        Verdict::ProxyActive | Verdict::Degraded => Paint::Yellow,
         _ => Paint::Red,
     };
     let scope = match d.scope {
