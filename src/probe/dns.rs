@@ -482,6 +482,7 @@ mod tests {
             (Behaviour::Servfail, DnsFailure::Servfail),
             (Behaviour::Refused, DnsFailure::Refused),
             (Behaviour::Nxdomain, DnsFailure::Nxdomain),
+            (Behaviour::RefusedBare, DnsFailure::Refused),
             (Behaviour::Blackhole, DnsFailure::Timeout),
         ] {
             server.set_behaviour(TARGET, how);
