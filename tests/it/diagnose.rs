@@ -383,37 +383,6 @@ fn proxy_active_and_platform_healed_means_rollback() {
 }
 
 #[test]
-fn every_resolver_blackholed_ends_at_the_deadline() {
-    let world = World::new();
-    let (a, b) = world.rt.block_on(async {
-        (
-            DnsServer::responder(Behaviour::Blackhole).await.unwrap(),
-            DnsServer::responder(Behaviour::Blackhole).await.unwrap(),
-        )
-    });
-    let (a, b) = (a.addr().to_string(), b.addr().to_string());
-    let out = run(failover(world.dir.path()).args([
-        "diagnose",
-        "--json",
-        "--resolver",
-        &a,
-        "--resolver",
-        &b,
-    ]));
-    let doc = out.json();
-    assert_eq!(out.code, 3, "{doc:#}");
-    let public = checks(&doc, "dns.public");
-    assert_eq!(public.len(), 2);
-    assert!(public.iter().all(|c| c["error"] == "timeout"), "{doc:#}");
-    // No address for any host: the HTTP probes fail to connect, nothing hangs.
-    assert_eq!(
-        checks(&doc, "http.origin")[0]["error"],
-        "connect",
-        "{doc:#}"
-    );
-}
-
-#[test]
 fn refused_and_servfail_responders_are_classified() {
     let world = World::new();
     let (refused, servfail) = world.rt.block_on(async {
@@ -446,7 +415,8 @@ fn refused_and_servfail_responders_are_classified() {
         .map(|c| c["error"].as_str().unwrap_or("none"))
         .collect();
     assert_eq!(errors, ["none", "refused", "servfail"], "{doc:#}");
-    // The public URL still answers: 2 of 3 resolvers failing is evidence, not an outage.
+    // The public URL still answers through Cloudflare, which resolves the target for users:
+    // a refusing resolver and one that fails every name speak for no user.
     assert_eq!(doc["verdict"], "healthy", "{doc:#}");
     assert!(refused.queries() > 0 && servfail.queries() > 0);
 }
@@ -565,19 +535,34 @@ fn multi_hop_chain_names_the_first_hop_as_target() {
 #[test]
 fn deadline_cuts_off_unfinished_checks() {
     let world = World::new();
-    // DNS may take 30 s per query, but the whole diagnosis only 1 s.
+    // The edge and the origin accept connections and never answer; each HTTP probe may wait
+    // 30 s, the whole diagnosis only 1 s. The backlog completes the handshake for them.
     world.edit_config(|text| {
-        text.replace("timeout_ms = 2000", "timeout_ms = 30000")
+        text.replace("timeout_ms = 5000", "timeout_ms = 30000")
+            .replace("timeout_ms = 2000", "timeout_ms = 500")
             .replace("deadline_ms = 10000", "deadline_ms = 1000")
     });
-    let hole = world
-        .rt
-        .block_on(DnsServer::responder(Behaviour::Blackhole))
-        .unwrap();
-    let hole = hole.addr().to_string();
-    let out = run(failover(world.dir.path()).args(["diagnose", "--json", "--resolver", &hole]));
-    let doc = verdict(&out, "inconclusive", "escalate", "unknown", 3);
-    for id in ["dns.public", "http.public", "http.origin"] {
+    let hold = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hold.local_addr().unwrap().port();
+    for (host, server) in [(PUBLIC, &world.edge), (ORIGIN, &world.origin)] {
+        world.edit_config(|text| {
+            text.replace(
+                &format!("{host}:{}", server.port()),
+                &format!("{host}:{port}"),
+            )
+        });
+    }
+    let held = format!("{PUBLIC}:{port}:127.0.0.1");
+    let out = run(failover(world.dir.path()).args([
+        "diagnose",
+        "--json",
+        "--resolver",
+        &world.resolver(),
+        "--resolve",
+        &held,
+    ]));
+    let doc = verdict(&out, "inconclusive", "escalate", "region", 3);
+    for id in ["http.public", "http.origin"] {
         let c = checks(&doc, id);
         assert_eq!(c[0]["status"], "skip", "{doc:#}");
         assert!(
@@ -585,6 +570,297 @@ fn deadline_cuts_off_unfinished_checks() {
             "{doc:#}"
         );
     }
+    // The verdict says what it could not see.
+    let summary = doc["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("not seen: http.public, http.origin"),
+        "{summary}"
+    );
+    drop(hold);
+}
+
+/// A second authority with the world's records, the target answering as `target` does.
+fn replica(world: &World, target: Behaviour) -> DnsServer {
+    let dns = world.rt.block_on(DnsServer::start()).expect("dns");
+    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+    dns.set_cname(PUBLIC, TARGET).unwrap();
+    dns.set_addrs(TARGET, &[loopback]);
+    dns.set_addrs(ORIGIN, &[loopback]);
+    dns.set_addrs(COMPARE, &[loopback]);
+    dns.set_behaviour(TARGET, target);
+    dns
+}
+
+/// Diagnose with these resolvers only, and nothing pinned: every name resolves through them.
+fn diagnose_through(world: &World, resolvers: &[String], extra: &[&str]) -> Run {
+    let mut cmd = failover(world.dir.path());
+    cmd.arg("diagnose");
+    for r in resolvers {
+        cmd.args(["--resolver", r]);
+    }
+    run(cmd.args(extra))
+}
+
+#[track_caller]
+fn summary_has(doc: &Value, words: &[&str]) {
+    let summary = doc["summary"].as_str().unwrap();
+    for w in words {
+        assert!(summary.contains(w), "{w:?} not in the summary: {doc:#}");
+    }
+}
+
+/// The public host's own zone fails (SERVFAIL, no CNAME): a Worker cannot fix a zone that does
+/// not resolve, whether or not `dns_target` is configured and resolves.
+#[test]
+fn public_zone_failure_is_public_dns_failure() {
+    for configured in [true, false] {
+        let world = World::new();
+        world.dns.set_behaviour(PUBLIC, Behaviour::Servfail);
+        world.edge.set(Answer::cloudflare_1016());
+        if configured {
+            world.edit_config(|t| {
+                t.replace(
+                    "health_path = \"/health\"",
+                    &format!("health_path = \"/health\"\ndns_target = \"{TARGET}\""),
+                )
+            });
+        }
+        let out = diagnose_through(&world, &[world.resolver()], &["--json"]);
+        let doc = verdict(&out, "public_dns_failure", "escalate", "region", 3);
+        summary_has(
+            &doc,
+            &["fails on 1/1 answering resolvers (SERVFAIL)", "no CNAME"],
+        );
+        assert!(
+            !doc["summary"]
+                .as_str()
+                .unwrap()
+                .contains("set service.dns_target"),
+            "{doc:#}"
+        );
+    }
+}
+
+/// Every resolver blackholes, the only resolver refuses (with or without the question), or
+/// none can be reached: this machine cannot see, whatever the deadline let run. The origin
+/// was never contacted, so it is not `origin_down`.
+#[test]
+fn a_machine_that_cannot_see_is_inconclusive_at_any_deadline() {
+    let world = World::new();
+    let servers = world.rt.block_on(async {
+        let mut v = Vec::new();
+        for how in [
+            Behaviour::Blackhole,
+            Behaviour::Blackhole,
+            Behaviour::Refused,
+            Behaviour::RefusedBare,
+        ] {
+            v.push(DnsServer::responder(how).await.unwrap());
+        }
+        v
+    });
+    let addr = |i: usize| servers[i].addr().to_string();
+    // A UDP port nothing listens on: the resolver cannot be reached at all.
+    let nobody = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let unreachable = nobody.local_addr().unwrap().to_string();
+    drop(nobody);
+    let cases: [(&str, Vec<String>); 4] = [
+        ("every resolver blackholes", vec![addr(0), addr(1)]),
+        ("the only resolver refuses", vec![addr(2)]),
+        (
+            "the only resolver refuses with an empty question",
+            vec![addr(3)],
+        ),
+        ("no resolver can be reached", vec![unreachable]),
+    ];
+    for (dns_ms, deadline_ms) in [(600, 1000), (2000, 3000)] {
+        world.edit_config(|t| {
+            let t = regex_free_set(t, "[dns]\ntimeout_ms = ", dns_ms);
+            regex_free_set(&t, "deadline_ms = ", deadline_ms)
+        });
+        for (what, resolvers) in &cases {
+            let out = diagnose_through(&world, resolvers, &["--json"]);
+            let doc = verdict(&out, "inconclusive", "escalate", "unknown", 3);
+            let summary = doc["summary"].as_str().unwrap();
+            assert!(
+                summary.contains("cannot see") && summary.contains("--resolver"),
+                "{what} at {deadline_ms} ms: {doc:#}"
+            );
+        }
+    }
+    assert!(servers.iter().all(|s| s.queries() > 0));
+}
+
+/// Replaces the number after `key` in a config text.
+fn regex_free_set(text: &str, key: &str, value: u64) -> String {
+    let at = text.find(key).expect("key in config") + key.len();
+    let digits = text[at..].chars().take_while(char::is_ascii_digit).count();
+    let mut edited = text.to_owned();
+    edited.replace_range(at..at + digits, &value.to_string());
+    if edited == text {
+        // Same value: still an edit for `edit_config`.
+        edited.push('\n');
+    }
+    edited
+}
+
+/// A resolver that refuses (as access control does: REFUSED, empty question) is evidence about
+/// this machine, never about the target: during the outage it is not counted, it costs no
+/// timeout, and after recovery it does not hold back the rollback.
+#[test]
+fn a_refusing_resolver_is_not_counted_and_costs_no_timeout() {
+    let world = World::new().outage(Behaviour::Servfail);
+    // Were the refusal missed, each query would wait a minute and then read as a timeout.
+    world.edit_config(|t| {
+        t.replace("timeout_ms = 2000", "timeout_ms = 60000")
+            .replace("deadline_ms = 10000", "deadline_ms = 90000")
+    });
+    let refusing = world
+        .rt
+        .block_on(DnsServer::responder(Behaviour::RefusedBare))
+        .unwrap();
+    let both = [world.resolver(), refusing.addr().to_string()];
+    let out = diagnose_through(&world, &both, &["--json"]);
+    let doc = verdict(&out, "dns_target_failure", "deploy-proxy", "region", 3);
+    summary_has(&doc, &["fails on 1/1 answering resolvers (SERVFAIL)"]);
+    let errors: Vec<&str> = checks(&doc, "dns.target")
+        .iter()
+        .map(|c| c["error"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(errors, ["servfail", "refused"], "{doc:#}");
+
+    // The platform recovers while the proxy serves the public URL.
+    world.dns.set_behaviour(TARGET, Behaviour::Answer);
+    world.edge.set(Answer::proxied("failover-api-example-test"));
+    let out = diagnose_through(&world, &both, &["--json"]);
+    let doc = verdict(&out, "proxy_active", "rollback", "region", 3);
+    summary_has(&doc, &["healthy again"]);
+    assert!(refusing.queries() > 0);
+}
+
+/// A DNS-only host whose target fails on two of three resolvers: users on those resolvers are
+/// down, though the public URL answers from here.
+#[test]
+fn a_dns_only_host_failing_on_some_resolvers_is_degraded() {
+    let world = World::new();
+    // No Cloudflare in front: users resolve the platform's target themselves.
+    world.edge.set(Answer::ok());
+    let (a, b) = (
+        replica(&world, Behaviour::Servfail),
+        replica(&world, Behaviour::Servfail),
+    );
+    let resolvers = [world.resolver(), a.addr().to_string(), b.addr().to_string()];
+    let pin = format!("{PUBLIC}:{}:127.0.0.1", world.edge.port());
+    let out = diagnose_through(&world, &resolvers, &["--json", "--resolve", &pin]);
+    let doc = verdict(&out, "degraded", "deploy-proxy", "region", 3);
+    let human = diagnose_through(&world, &resolvers, &["--resolve", &pin]);
+    summary_has(
+        &doc,
+        &[
+            "fails on 2/3 answering resolvers (SERVFAIL)",
+            "users on those resolvers fail",
+        ],
+    );
+    // The human report leads with the new verdict.
+    assert!(human.stdout.starts_with("DEGRADED"), "{}", human.stdout);
+    drop((a, b));
+}
+
+/// An origin whose certificate is a CA certificate: the TLS problem in words, never "the app
+/// itself fails", and never a library's debug output.
+#[test]
+fn an_origin_certificate_problem_is_named_in_words() {
+    let world = World::new().outage(Behaviour::Servfail);
+    let port = world.rt.block_on(tls_server_with_a_ca_certificate());
+    world.edit_config(|t| {
+        t.replace(
+            &format!("http://{ORIGIN}:{}", world.origin.port()),
+            &format!("https://{ORIGIN}:{port}"),
+        )
+    });
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "origin_down",
+        "escalate",
+        "region",
+        3,
+    );
+    let origin = checks(&doc, "http.origin");
+    assert_eq!(
+        (origin[0]["error"].as_str(), origin[0]["detail"].as_str()),
+        (
+            Some("tls"),
+            Some("TLS: a CA certificate used as the server's certificate")
+        ),
+        "{doc:#}"
+    );
+    summary_has(&doc, &["TLS fails", "certificate is the problem"]);
+    let human = world.diagnose(&[]);
+    assert!(
+        !human.stdout.contains("the app itself fails"),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains("OtherError"), "{}", human.stdout);
+}
+
+/// A TLS server on loopback that presents a self-signed CA certificate as its own.
+async fn tls_server_with_a_ca_certificate() -> u16 {
+    use std::sync::Arc;
+    let mut params = rcgen::CertificateParams::new(vec![ORIGIN.to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(stream).await;
+            });
+        }
+    });
+    port
+}
+
+/// `dns.timeout_ms` not below `probe.deadline_ms` is a configuration error naming the file,
+/// the line and the key, and nothing is probed.
+#[test]
+fn a_dns_timeout_the_deadline_cannot_outlast_exits_2() {
+    let world = World::new();
+    world.edit_config(|t| t.replace("deadline_ms = 10000", "deadline_ms = 2000"));
+    let out = world.diagnose(&[]);
+    out.expect(
+        "dns timeout = deadline",
+        2,
+        &[
+            "failover.toml:7",
+            "dns.timeout_ms",
+            "must be below probe.deadline_ms",
+        ],
+    );
+    assert_eq!(world.dns.queries(), 0);
+}
+
+/// A state directory that cannot be written (a read-only checkout) is one warning: the
+/// diagnosis still runs and prints.
+#[test]
+fn an_unwritable_state_dir_is_a_warning() {
+    let world = World::new();
+    // A file where the directory should be: not writable whoever runs the test.
+    let blocked = world.dir.write("state", "");
+    let out = world.diagnose(&["--state-dir", blocked.to_str().unwrap()]);
+    let all = out.expect("unwritable state dir", 0, &["HEALTHY", "not journaled"]);
+    assert_eq!(all.matches("not journaled").count(), 1, "{all}");
 }
 
 /// The October 2025 outage behind a proxied host: no CNAME in public DNS, no `dns_target` in
