@@ -970,3 +970,174 @@ fn no_token_no_api_call() {
     assert_eq!(doc["dns_target"]["source"], "cloudflare", "{doc:#}");
     assert!(!api.cf.calls().is_empty());
 }
+
+/// A real recursive resolver, unbound, on a loopback port, sending each zone to its stub
+/// authority. Stopped when dropped.
+struct Unbound {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    _dir: Scratch,
+}
+
+impl Unbound {
+    /// Unbound with `stubs` (zone, authority), or `None` after saying loudly that the test is
+    /// skipped; under CI a missing unbound is a failure, since the proof would silently vanish.
+    fn start(stubs: &[(&str, std::net::SocketAddr)]) -> Option<Unbound> {
+        let binary = ["/usr/sbin/unbound", "/usr/local/sbin/unbound"]
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.is_file())
+            .or_else(|| {
+                std::env::var_os("PATH").and_then(|paths| {
+                    std::env::split_paths(&paths)
+                        .map(|d| d.join("unbound"))
+                        .find(|p| p.is_file())
+                })
+            });
+        let Some(binary) = binary else {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+            assert!(!ci, "CI=true and unbound is missing: .ci/run installs it");
+            eprintln!("\n=== SKIPPED: unbound is not installed (apt-get install unbound) ===\n");
+            return None;
+        };
+        // A free port for UDP and TCP alike; unbound binds it a moment later.
+        let port = {
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            udp.local_addr().unwrap().port()
+        };
+        let dir = Scratch::new();
+        let mut config = format!(
+            r#"server:
+    interface: 127.0.0.1@{port}
+    do-ip6: no
+    access-control: 127.0.0.0/8 allow
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "{dir}"
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    num-threads: 1
+    module-config: "iterator"
+    do-not-query-localhost: no
+    qname-minimisation: no
+    local-zone: "test." nodefault
+"#,
+            dir = dir.path().display()
+        );
+        for (zone, authority) in stubs {
+            config.push_str(&format!(
+                "stub-zone:\n    name: \"{zone}.\"\n    stub-addr: {}@{}\n",
+                authority.ip(),
+                authority.port()
+            ));
+        }
+        let file = dir.write("unbound.conf", &config);
+        let child = Command::new(binary)
+            .arg("-d")
+            .arg("-c")
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("start unbound");
+        let mut unbound = Unbound {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            _dir: dir,
+        };
+        unbound.wait_ready();
+        Some(unbound)
+    }
+
+    /// Waits until unbound answers a question at all (it binds its port after reading the
+    /// config); gives up when the process has exited.
+    fn wait_ready(&mut self) {
+        use hickory_proto::op::{Message, Query};
+        use hickory_proto::rr::{Name, RecordType};
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut query = Message::query();
+        query.add_query(Query::query(
+            Name::from_ascii("localhost.").unwrap(),
+            RecordType::A,
+        ));
+        let bytes = query.to_vec().unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("unbound exited at start: {status}");
+            }
+            socket.send_to(&bytes, self.addr).unwrap();
+            if socket.recv(&mut buf).is_ok() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The outage and a blind machine through a real recursive resolver in front of the sandbox
+/// authorities. When an authority blackholes, unbound gives no answer at all for many seconds,
+/// and now and then a cached SERVFAIL: either way the verdict must not change.
+#[test]
+fn through_unbound_a_blackholed_authority() {
+    let world = World::new();
+    world.edit_config(|t| {
+        t.replace("timeout_ms = 2000", "timeout_ms = 1500")
+            .replace("deadline_ms = 10000", "deadline_ms = 6000")
+    });
+    // The platform's DNS is its own authority, as herokudns.com is.
+    let platform = world.rt.block_on(DnsServer::start()).expect("dns");
+    platform.set_addrs(TARGET, &["127.0.0.1".parse().unwrap()]);
+    let stubs = [
+        ("herokudns.test", platform.addr()),
+        ("test", world.dns.addr()),
+    ];
+
+    // The October 2025 outage: the platform's authority drops every packet.
+    let Some(unbound) = Unbound::start(&stubs) else {
+        return;
+    };
+    platform.set_default(Behaviour::Blackhole);
+    world.edge.set(Answer::cloudflare_1016());
+    let pin = format!("{PUBLIC}:{}:127.0.0.1", world.edge.port());
+    let out = diagnose_through(
+        &world,
+        &[unbound.addr.to_string()],
+        &["--json", "--resolve", &pin],
+    );
+    let doc = verdict(&out, "dns_target_failure", "deploy-proxy", "region", 3);
+    let target = checks(&doc, "dns.target");
+    assert!(
+        ["timeout", "servfail"].contains(&target[0]["error"].as_str().unwrap_or("none")),
+        "{doc:#}"
+    );
+    assert!(
+        platform.queries() > 0,
+        "unbound asked the platform's authority"
+    );
+    drop(unbound);
+
+    // Every authority blackholes: through unbound this machine sees nothing at all.
+    let Some(unbound) = Unbound::start(&stubs) else {
+        return;
+    };
+    world.dns.set_default(Behaviour::Blackhole);
+    let out = diagnose_through(
+        &world,
+        &[unbound.addr.to_string()],
+        &["--json", "--resolve", &pin],
+    );
+    let doc = verdict(&out, "inconclusive", "escalate", "unknown", 3);
+    summary_has(&doc, &["cannot see", "--resolver"]);
+}
