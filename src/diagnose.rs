@@ -476,7 +476,7 @@ fn name_state(obs: &[Observation], role: Role, v: &Vantage) -> NameState {
 }
 
 impl NameState {
-    /// `name fails on 2/3 answering resolvers (SERVFAIL)` or `name resolves on 3/3 ...`.
+    /// `name fails on 2/3 resolvers (SERVFAIL)` or `name resolves on 3/3 ...`.
     fn summary(&self, what: &str) -> String {
         let name = self
             .name
@@ -487,7 +487,7 @@ impl NameState {
             format!("{name} resolves on {}/{} resolvers", self.ran, self.ran)
         } else {
             format!(
-                "{name} fails on {}/{} answering resolvers ({})",
+                "{name} fails on {}/{} resolvers ({})",
                 self.failed.len(),
                 self.ran,
                 self.first_failure
@@ -827,6 +827,13 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
                 }
             }
         }
+    };
+    // "N/M" counts answering resolvers only; the others are named, not hidden.
+    let summary = match v.silent.len() {
+        0 => summary,
+        _ if !v.sees => summary,
+        1 => format!("{summary}; 1 more resolver answered nothing here and is not counted"),
+        n => format!("{summary}; {n} more resolvers answered nothing here and are not counted"),
     };
     let action = match verdict {
         Verdict::Healthy => Action::None,
@@ -1403,7 +1410,7 @@ mod tests {
             v,
             V::PublicDnsFailure,
             Action::Escalate,
-            &["fails on 4/4 answering resolvers (SERVFAIL)", "no CNAME"],
+            &["fails on 4/4 resolvers (SERVFAIL)", "no CNAME"],
         );
     }
 
@@ -1464,7 +1471,7 @@ mod tests {
             v,
             V::DnsTargetFailure,
             Action::DeployProxy,
-            &["fails on 3/3 answering resolvers (SERVFAIL)"],
+            &["fails on 3/3 resolvers (SERVFAIL)"],
         );
         assert!(d
             .evidence
@@ -1494,7 +1501,7 @@ mod tests {
             V::Degraded,
             Action::DeployProxy,
             &[
-                "fails on 2/3 answering resolvers (SERVFAIL)",
+                "fails on 2/3 resolvers (SERVFAIL)",
                 "users on those resolvers fail",
             ],
         );
