@@ -707,11 +707,16 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
             "the public URL was not checked".to_owned(),
         ),
         (Some(_), None) if !v.sees => (Verdict::Inconclusive, blind),
-        (Some((_, public_report)), None) => (
+        (Some((o, public_report)), None) => (
             Verdict::Inconclusive,
             format!(
-                "the public URL check did not finish ({}); {}",
-                public_report.detail,
+                "the public URL check did not finish{}; {}",
+                match &o.outcome {
+                    Outcome::NotRun { reason } if reason.contains("deadline") => {
+                        " by the deadline (probe.deadline_ms)".to_owned()
+                    }
+                    _ => format!(" ({})", public_report.detail),
+                },
                 unseen(&checks).unwrap_or_default()
             ),
         ),
