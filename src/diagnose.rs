@@ -724,9 +724,8 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
             let facts = path_facts(answer);
             // Users resolve the target themselves only when the edge does not proxy the host.
             let dns_only = !facts.cloudflare;
-            let some_users_fail = dns_only
-                && (!target.failed.is_empty()
-                    || (!public_dns.failed.is_empty() && !public_zone_fails));
+            // Only the target's failures: a proxy helps those users, not a failing own zone.
+            let some_users_fail = dns_only && !target.failed.is_empty();
             if let Some(marker) = &facts.proxy_marker {
                 let state = if platform.healthy() {
                     "the platform path is healthy again".to_owned()
@@ -747,16 +746,11 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
                     format!("the emergency proxy {marker} serves the public URL; {state}"),
                 )
             } else if http_ok(answer) && some_users_fail {
-                let failing = if target.failed.is_empty() {
-                    public_dns.summary("the public host")
-                } else {
-                    target_summary.clone()
-                };
                 (
                     Verdict::Degraded,
                     format!(
-                        "{failing}: users on those resolvers fail; the public URL answers {} \
-                         through the normal path from here",
+                        "{target_summary}: users on those resolvers fail; the public URL answers \
+                         {} through the normal path from here",
                         answer.status.unwrap_or_default()
                     ),
                 )

@@ -1003,10 +1003,28 @@ impl Unbound {
             eprintln!("\n=== SKIPPED: unbound is not installed (apt-get install unbound) ===\n");
             return None;
         };
-        // A free port for UDP and TCP alike; unbound binds it a moment later.
-        let port = {
+        // A port is free for UDP and TCP a moment before unbound binds it; another process
+        // may take it in between, so a start that cannot bind tries another port.
+        let mut last = String::new();
+        for _ in 0..10 {
+            match Self::spawn(&binary, stubs) {
+                Ok(unbound) => return Some(unbound),
+                Err(why) => last = why,
+            }
+        }
+        panic!("unbound would not start: {last}");
+    }
+
+    fn spawn(
+        binary: &std::path::Path,
+        stubs: &[(&str, std::net::SocketAddr)],
+    ) -> Result<Unbound, String> {
+        let port = loop {
             let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-            udp.local_addr().unwrap().port()
+            let port = udp.local_addr().unwrap().port();
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                break port;
+            }
         };
         let dir = Scratch::new();
         let mut config = format!(
@@ -1038,11 +1056,14 @@ impl Unbound {
             ));
         }
         let file = dir.write("unbound.conf", &config);
+        // Its log stays beside its config, out of the test output.
+        let log = std::fs::File::create(dir.path().join("unbound.log")).unwrap();
         let child = Command::new(binary)
             .arg("-d")
             .arg("-c")
             .arg(&file)
             .stdin(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .expect("start unbound");
         let mut unbound = Unbound {
@@ -1050,13 +1071,13 @@ impl Unbound {
             addr: format!("127.0.0.1:{port}").parse().unwrap(),
             _dir: dir,
         };
-        unbound.wait_ready();
-        Some(unbound)
+        unbound.wait_ready()?;
+        Ok(unbound)
     }
 
     /// Waits until unbound answers a question at all (it binds its port after reading the
     /// config); gives up when the process has exited.
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         use hickory_proto::op::{Message, Query};
         use hickory_proto::rr::{Name, RecordType};
         let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -1072,11 +1093,15 @@ impl Unbound {
         let mut buf = [0u8; 4096];
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("unbound exited at start: {status}");
+                let log = std::fs::read_to_string(self._dir.path().join("unbound.log"));
+                return Err(format!(
+                    "exited at start: {status}\n{}",
+                    log.unwrap_or_default()
+                ));
             }
             socket.send_to(&bytes, self.addr).unwrap();
             if socket.recv(&mut buf).is_ok() {
-                return;
+                return Ok(());
             }
         }
     }
