@@ -683,6 +683,19 @@ fn a_machine_that_cannot_see_is_inconclusive_at_any_deadline() {
                 summary.contains("cannot see") && summary.contains("--resolver"),
                 "{what} at {deadline_ms} ms: {doc:#}"
             );
+            // The origin was never contacted: its check says why, as DNS, never as the app
+            // (or, on a machine slow enough to reach the deadline first, that it was cut).
+            let origin = checks(&doc, "http.origin")[0];
+            let detail = origin["detail"].as_str().unwrap();
+            let why = match origin["status"].as_str() {
+                Some("skip") => detail.contains("deadline"),
+                _ => {
+                    ["timeout", "refused", "connect"]
+                        .contains(&origin["error"].as_str().unwrap_or(""))
+                        && detail.contains("never contacted")
+                }
+            };
+            assert!(why, "{what} at {deadline_ms} ms: {doc:#}");
         }
     }
     assert!(servers.iter().all(|s| s.queries() > 0));
