@@ -536,11 +536,11 @@ fn multi_hop_chain_names_the_first_hop_as_target() {
 fn deadline_cuts_off_unfinished_checks() {
     let world = World::new();
     // The edge and the origin accept connections and never answer; each HTTP probe may wait
-    // 30 s, the whole diagnosis only 1 s. The backlog completes the handshake for them.
+    // 30 s, the whole diagnosis only 2 s. The backlog completes the handshake for them.
     world.edit_config(|text| {
         text.replace("timeout_ms = 5000", "timeout_ms = 30000")
             .replace("timeout_ms = 2000", "timeout_ms = 500")
-            .replace("deadline_ms = 10000", "deadline_ms = 1000")
+            .replace("deadline_ms = 10000", "deadline_ms = 2000")
     });
     let hold = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = hold.local_addr().unwrap().port();
@@ -572,8 +572,9 @@ fn deadline_cuts_off_unfinished_checks() {
     }
     // The verdict says what it could not see.
     let summary = doc["summary"].as_str().unwrap();
+    let (_, unseen) = summary.split_once("not seen: ").expect("what was not seen");
     assert!(
-        summary.contains("not seen: http.public, http.origin"),
+        unseen.contains("http.public") && unseen.contains("http.origin"),
         "{summary}"
     );
     drop(hold);
