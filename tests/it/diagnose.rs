@@ -814,6 +814,11 @@ fn an_origin_certificate_problem_is_named_in_words() {
     summary_has(&doc, &["TLS fails", "certificate is the problem"]);
     let human = world.diagnose(&[]);
     assert!(
+        human.stdout.starts_with("ORIGIN TLS FAILURE"),
+        "{}",
+        human.stdout
+    );
+    assert!(
         !human.stdout.contains("the app itself fails"),
         "{}",
         human.stdout
