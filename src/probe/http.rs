@@ -272,3 +272,34 @@ fn classify(e: &reqwest::Error, timeout: Duration) -> (HttpFailure, String) {
     };
     (kind, detail)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CertificateError as C;
+
+    /// A rustls error as the connector hands it over: inside an io::Error inside another.
+    fn wrapped(e: rustls::Error) -> std::io::Error {
+        std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    #[test]
+    fn certificate_problems_in_words() {
+        for (error, words) in [
+            (
+                C::NotValidForName,
+                "TLS: certificate is not valid for this host",
+            ),
+            (
+                C::UnknownIssuer,
+                "TLS: certificate signed by an unknown authority",
+            ),
+            (C::Expired, "TLS: certificate expired"),
+        ] {
+            let e = wrapped(rustls::Error::InvalidCertificate(error));
+            assert_eq!(tls_words(&e).as_deref(), Some(words));
+        }
+        let plain = std::io::Error::other("connection reset");
+        assert_eq!(tls_words(&plain), None);
+    }
+}
