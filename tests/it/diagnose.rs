@@ -697,6 +697,13 @@ fn a_machine_that_cannot_see_is_inconclusive_at_any_deadline() {
                 }
             };
             assert!(why, "{what} at {deadline_ms} ms: {doc:#}");
+            // A timed-out question says after how long.
+            for c in checks(&doc, "dns.public") {
+                if c["error"] == "timeout" {
+                    let after = format!("no answer within {dns_ms} ms");
+                    assert!(c["detail"].as_str().unwrap().contains(&after), "{c}");
+                }
+            }
         }
     }
     assert!(servers.iter().all(|s| s.queries() > 0));
