@@ -32,7 +32,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Flags every command takes; `--help` lists them under their own heading.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The config file [default: $FAILOVER_CONFIG, else ./failover.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -46,8 +48,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Assume yes to every confirmation
-    #[arg(long, short = 'y', global = true)]
+    /// Assume yes to every confirmation. Accepted anywhere (`failover --yes rollback`) but
+    /// listed only by the commands that ask something (see `Confirm`).
+    #[arg(long, short = 'y', global = true, hide = true)]
     pub yes: bool,
 
     /// Never prompt (implied when stdin is not a terminal or CI is set)
@@ -95,7 +98,7 @@ Examples:
   failover diagnose
   failover diagnose --json | jq .verdict
   failover diagnose --resolver 127.0.0.1:5353 --resolve api.example.com:443:127.0.0.1")]
-    Diagnose(DiagnoseArgs),
+    Diagnose(DiagnoseCommand),
 
     /// Render the Worker, plan against live Cloudflare state, confirm, apply (journaled), verify
     #[command(
@@ -158,6 +161,20 @@ Examples:
     Completions(CompletionsArgs),
 }
 
+impl Command {
+    /// Whether `--yes` was given after the command's name.
+    pub fn yes(&self) -> bool {
+        match self {
+            Command::Diagnose(a) => a.confirm.yes,
+            Command::DeployProxy(a) => a.confirm.yes,
+            Command::Rollback(a) => a.confirm.yes,
+            Command::Drill(a) => a.confirm.yes,
+            Command::Init(a) => a.confirm.yes,
+            _ => false,
+        }
+    }
+}
+
 /// Options that steer probes: shared by the commands that look at the platform path.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ProbeArgs {
@@ -171,12 +188,31 @@ pub struct ProbeArgs {
     pub resolve: Vec<String>,
 }
 
+/// `--yes`, listed by the commands that ask before acting. It shares its id with the hidden
+/// global flag, so clap keeps one definition per command.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Confirm {
+    /// Assume yes to every confirmation
+    #[arg(long = "yes", short = 'y', id = "yes")]
+    pub yes: bool,
+}
+
 /// Options for talking to the Cloudflare API.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ApiArgs {
     /// Read the API token from this file instead of CLOUDFLARE_API_TOKEN
     #[arg(long, value_name = "PATH")]
     pub api_token_file: Option<PathBuf>,
+}
+
+/// `diagnose` as typed: its arguments and `--yes` (which answers the offer to deploy).
+/// Kept apart from `DiagnoseArgs`, which other commands build to run a diagnosis.
+#[derive(Debug, Args)]
+pub struct DiagnoseCommand {
+    #[command(flatten)]
+    pub args: DiagnoseArgs,
+    #[command(flatten)]
+    pub confirm: Confirm,
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +231,8 @@ pub struct DeployArgs {
     pub probe: ProbeArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub confirm: Confirm,
 
     /// Print the plan of API calls and the diff against live state; change nothing
     #[arg(long)]
@@ -223,6 +261,8 @@ pub struct RollbackArgs {
     pub probe: ProbeArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub confirm: Confirm,
 
     /// Print the plan; change nothing
     #[arg(long)]
@@ -243,6 +283,8 @@ pub struct StatusArgs {
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
+    #[command(flatten)]
+    pub confirm: Confirm,
     /// The workerd binary to run the Worker in [env: FAILOVER_WORKERD]
     #[arg(long, value_name = "PATH")]
     pub workerd: Option<PathBuf>,
@@ -291,6 +333,8 @@ pub struct RunbookShowArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
+    #[command(flatten)]
+    pub confirm: Confirm,
     /// The URL users hit, e.g. https://api.example.com
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,

@@ -44,17 +44,22 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn new(global: &GlobalArgs, env: Env) -> Self {
+    fn new(global: &GlobalArgs, yes: bool, env: Env) -> Self {
         let stdin_tty = ui::stdin_is_tty();
         let stderr_tty = ui::stderr_is_tty();
-        let color = match global.color {
+        // Each stream on its own: a terminal on stderr says nothing about a pipe on stdout.
+        let color_for = |tty: bool| match global.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => stderr_tty && !env.no_color,
+            ColorChoice::Auto => tty && !env.no_color,
+        };
+        let color = ui::StreamColor {
+            stdout: color_for(ui::stdout_is_tty()),
+            stderr: color_for(stderr_tty),
         };
         let printer = Printer {
             json: global.json,
-            yes: global.yes,
+            yes,
             interactive: stdin_tty && stderr_tty && !global.no_input && !env.ci && !global.json,
             verbosity: if global.quiet {
                 Verbosity::Quiet
@@ -103,7 +108,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e, json),
     };
-    let ctx = Ctx::new(&cli.global, Env::capture());
+    let yes = cli.global.yes || cli.command.yes();
+    let ctx = Ctx::new(&cli.global, yes, Env::capture());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -144,7 +150,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
 
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit> {
     match command {
-        Command::Diagnose(args) => commands::diagnose::run(ctx, &args).await,
+        Command::Diagnose(cmd) => commands::diagnose::run(ctx, &cmd.args).await,
         Command::DeployProxy(args) => commands::deploy::run(ctx, &args).await,
         Command::Rollback(args) => commands::rollback::run(ctx, &args).await,
         Command::Status(args) => commands::status::run(ctx, &args).await,
@@ -152,7 +158,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit> {
         Command::Report(args) => commands::report::run(ctx, &args).await,
         Command::Runbook(cmd) => commands::runbook::run(ctx, &cmd).await,
         Command::Init(args) => commands::init::run(ctx, &args).await,
-        Command::Completions(args) => commands::completions::run(&args),
+        Command::Completions(args) => commands::completions::run(ctx, &args),
     }
 }
 

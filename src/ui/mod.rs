@@ -27,9 +27,19 @@ pub struct Printer {
     /// A person is at a terminal and may be asked things.
     pub interactive: bool,
     pub verbosity: Verbosity,
-    pub color: bool,
+    /// Colour is decided per stream: `failover diagnose | tee out.txt` from a terminal keeps
+    /// colour on stderr and writes plain text to the file.
+    pub color: StreamColor,
     /// stderr is a terminal (spinners are drawn only there).
     pub stderr_tty: bool,
+}
+
+/// Whether each stream gets colour. Text is painted when either does and stripped on the way
+/// to a stream that does not, so one rendering serves both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamColor {
+    pub stdout: bool,
+    pub stderr: bool,
 }
 
 impl Printer {
@@ -40,34 +50,30 @@ impl Printer {
             yes: true,
             interactive: false,
             verbosity: Verbosity::Normal,
-            color: false,
+            color: StreamColor::default(),
             stderr_tty: false,
         }
     }
 
     /// Print a command's result: the JSON document under `--json`, else the human text.
+    /// A reader that went away (`| head -1`) is not an error: the command's exit code stands.
     pub fn result<T: Serialize>(&self, doc: &T, human: impl FnOnce() -> String) -> Result<()> {
-        let mut out = std::io::stdout().lock();
         if self.json {
-            serde_json::to_writer_pretty(&mut out, doc)?;
-            out.write_all(b"\n")?;
+            let mut text = serde_json::to_string_pretty(doc)?;
+            text.push('\n');
+            write_stdout(&text)
         } else {
-            let text = human();
-            out.write_all(text.as_bytes())?;
+            let mut text = self.for_stdout(human());
             if !text.ends_with('\n') {
-                out.write_all(b"\n")?;
+                text.push('\n');
             }
+            write_stdout(&text)
         }
-        out.flush()?;
-        Ok(())
     }
 
     /// Raw bytes to stdout (a rendered script, a report): the result itself.
     pub fn raw(&self, text: &str) -> Result<()> {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
-        Ok(())
+        write_stdout(text)
     }
 
     /// The top-level error: a `failover.error/v1` document under `--json`, else the chain on stderr.
@@ -93,14 +99,14 @@ impl Printer {
             for cause in causes {
                 text.push_str(&format!("\n  caused by: {cause}"));
             }
-            let _ = writeln!(std::io::stderr(), "{text}");
+            let _ = writeln!(std::io::stderr(), "{}", self.for_stderr(text));
         }
     }
 
     /// A line on stderr for the person watching (hidden under `-q`; shown under `--json`).
     pub fn info(&self, msg: impl AsRef<str>) {
         if self.verbosity != Verbosity::Quiet && !self.json {
-            let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", self.for_stderr(msg.as_ref()));
         }
     }
 
@@ -110,7 +116,7 @@ impl Printer {
             let _ = writeln!(
                 std::io::stderr(),
                 "{}",
-                self.paint(msg.as_ref(), Paint::Dim)
+                self.for_stderr(self.paint(msg.as_ref(), Paint::Dim))
             );
         }
     }
@@ -118,12 +124,8 @@ impl Printer {
     /// A warning on stderr; always shown except under `-q`.
     pub fn warn(&self, msg: impl AsRef<str>) {
         if self.verbosity != Verbosity::Quiet {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{} {}",
-                self.paint("warning:", Paint::Yellow),
-                msg.as_ref()
-            );
+            let line = format!("{} {}", self.paint("warning:", Paint::Yellow), msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", self.for_stderr(line));
         }
     }
 
@@ -232,8 +234,21 @@ impl Printer {
         }
     }
 
+    /// Text as it may go to stdout: our own escape codes removed when stdout gets no colour.
+    /// (Remote text never carries live escapes: `sanitize` shows them escaped.)
+    pub fn for_stdout(&self, text: impl AsRef<str>) -> String {
+        strip_unless(self.color.stdout, text.as_ref())
+    }
+
+    /// Text as it may go to stderr.
+    pub fn for_stderr(&self, text: impl AsRef<str>) -> String {
+        strip_unless(self.color.stderr, text.as_ref())
+    }
+
+    /// Colours `text` when either stream takes colour; each write strips what its stream
+    /// does not take.
     pub fn paint(&self, text: &str, paint: Paint) -> String {
-        if !self.color {
+        if !self.color.stdout && !self.color.stderr {
             return text.to_owned();
         }
         let style = console::Style::new().force_styling(true);
@@ -246,6 +261,24 @@ impl Printer {
             Paint::Cyan => style.cyan(),
         };
         style.apply_to(text).to_string()
+    }
+}
+
+/// Writes the result to stdout. A closed stdout (the reader exited) ends the output quietly;
+/// any other failure to write is an error.
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn strip_unless(keep: bool, text: &str) -> String {
+    if keep {
+        text.to_owned()
+    } else {
+        console::strip_ansi_codes(text).into_owned()
     }
 }
 
@@ -358,6 +391,9 @@ pub fn excerpt(s: &str, max: usize) -> String {
 /// Whether stdin/stderr are terminals (asked once by the entry point).
 pub fn stdin_is_tty() -> bool {
     std::io::stdin().is_terminal()
+}
+pub fn stdout_is_tty() -> bool {
+    std::io::stdout().is_terminal()
 }
 pub fn stderr_is_tty() -> bool {
     std::io::stderr().is_terminal()
