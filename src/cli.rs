@@ -173,6 +173,18 @@ impl Command {
             _ => false,
         }
     }
+
+    /// The name of a command that reports to CI (a step summary, annotations), if it is one.
+    pub fn ci_name(&self) -> Option<&'static str> {
+        match self {
+            Command::Diagnose(_) => Some("diagnose"),
+            Command::DeployProxy(_) => Some("deploy-proxy"),
+            Command::Rollback(_) => Some("rollback"),
+            Command::Status(_) => Some("status"),
+            Command::Drill(_) => Some("drill"),
+            _ => None,
+        }
+    }
 }
 
 /// Options that steer probes: shared by the commands that look at the platform path.

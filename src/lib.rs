@@ -98,6 +98,22 @@ impl Ctx {
     pub fn journal(&self, command: &str) -> Result<Journal> {
         Journal::open(&self.state_dir(), command)
     }
+
+    /// Where GitHub Actions wants summaries and annotations (nowhere outside it).
+    pub fn github(&self) -> report::github::GitHub {
+        report::github::GitHub {
+            step_summary: self.env.github_step_summary.as_ref().map(PathBuf::from),
+            annotations: self.env.github_actions,
+        }
+    }
+
+    /// Hands a command's CI summary to GitHub Actions. A summary that cannot be written is a
+    /// warning: the command's own result and exit code stand.
+    pub fn publish_ci(&self, summary: &report::github::CiSummary) {
+        if let Err(e) = self.github().publish(summary) {
+            self.printer.warn(format!("{e:#}"));
+        }
+    }
 }
 
 /// Parses `args`, runs the command, prints the outcome, returns the exit code.
@@ -123,6 +139,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
             return exit_code(Exit::Failure);
         }
     };
+    let ci_name = cli.command.ci_name();
     let outcome = runtime.block_on(async {
         tokio::select! {
             r = dispatch(&ctx, cli.command) => r,
@@ -141,6 +158,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
             let exit = exit_of(&err);
             if exit != Exit::Interrupted || ctx.printer.json {
                 ctx.printer.error(&err, exit);
+            }
+            if let Some(command) = ci_name.filter(|_| exit != Exit::Interrupted) {
+                let message = ui::sanitize(&format!("{err:#}"));
+                ctx.publish_ci(&ctx.github().failure(command, &message));
             }
             exit
         }

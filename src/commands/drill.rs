@@ -108,6 +108,8 @@ pub async fn run(ctx: &Ctx, args: &DrillArgs) -> Result<Exit> {
             workerd: Some(binary.display().to_string()),
             ci: ctx.env.ci,
             no_color: ctx.env.no_color,
+            // The inner commands publish nothing to CI: the drill's summary stands for them.
+            ..Env::default()
         },
         config_flag: Some(world.config.clone()),
         state_dir_flag: Some(state_dir.clone()),

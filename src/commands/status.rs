@@ -75,12 +75,11 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
             .collect(),
     };
     let deployed = script.is_some() && state.is_some();
-    let action = match (deployed, platform.healthy) {
-        (true, true) => "rollback",
-        (true, false) => "none",
-        (false, false) => "deploy-proxy",
-        (false, true) => "none",
-    };
+    let action = Status::next_action(
+        deployed,
+        platform.healthy,
+        crate::report::deployment::public_ok(&public),
+    );
     let doc = Status {
         schema: Status::SCHEMA,
         host: host.clone(),
@@ -111,5 +110,6 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     // Names, patterns and record contents come from the API: untrusted on a terminal.
     ctx.printer
         .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+    ctx.publish_ci(&crate::report::github::status(&doc));
     Ok(Exit::Success)
 }

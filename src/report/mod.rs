@@ -3,4 +3,5 @@
 
 pub mod deployment;
 pub mod diagnosis;
+pub mod github;
 pub mod incident;

@@ -1,6 +1,7 @@
 //! The one integration test binary: drives the real `failover` binary against real servers on
 //! loopback (DNS, HTTP, WebSocket, the sandbox Cloudflare API, workerd).
 
+mod ci;
 mod cli;
 mod cloudflare;
 mod diagnose;
