@@ -157,6 +157,19 @@ Examples:
     /// Write a commented failover.toml (asks when interactive; flags otherwise)
     Init(InitArgs),
 
+    /// Which account and zone the token reaches, and which needed permissions it has
+    #[command(after_long_help = "\
+Read-only: verifies the token, finds the account and the zone that holds the public host,
+and checks each permission deploy-proxy and rollback need (Workers Scripts Edit on the
+account; Workers Routes Edit, DNS Edit and Zone Read on the zone). A permission that reads
+work for but that only a change could prove is shown as unverified (?).
+Exit 0 when deploy and rollback could succeed, 2 when not.
+
+Examples:
+  failover whoami
+  failover whoami --json | jq '.permissions[] | select(.state != \"granted\")'")]
+    Whoami(WhoamiArgs),
+
     /// Print shell completions
     Completions(CompletionsArgs),
 }
@@ -289,6 +302,12 @@ pub struct RollbackArgs {
 pub struct StatusArgs {
     #[command(flatten)]
     pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WhoamiArgs {
     #[command(flatten)]
     pub api: ApiArgs,
 }

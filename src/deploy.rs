@@ -328,6 +328,7 @@ mod tests {
             name: "example.com".into(),
             status: Some("active".into()),
             plan: None,
+            permissions: None,
         }
     }
 

@@ -179,6 +179,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit> {
         Command::Report(args) => commands::report::run(ctx, &args).await,
         Command::Runbook(cmd) => commands::runbook::run(ctx, &cmd).await,
         Command::Init(args) => commands::init::run(ctx, &args).await,
+        Command::Whoami(args) => commands::whoami::run(ctx, &args).await,
         Command::Completions(args) => commands::completions::run(ctx, &args),
     }
 }

@@ -17,7 +17,9 @@ use url::Url;
 
 use crate::secret::ApiToken;
 
-pub use types::{DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZonePlan};
+pub use types::{
+    Account, DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZonePlan,
+};
 
 /// The tag every script failover uploads carries, so rollback can find it from anywhere.
 pub const MANAGED_TAG: &str = "failover-managed";
@@ -49,6 +51,7 @@ pub mod code {
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     VerifyToken,
+    ListAccounts,
     ListZones,
     GetZone,
     ListDnsRecords,
@@ -67,6 +70,7 @@ impl Op {
     pub fn permission(self) -> &'static str {
         match self {
             Op::VerifyToken => "a valid API token",
+            Op::ListAccounts => "Account Settings Read (account)",
             Op::ListZones | Op::GetZone => "Zone Read (zone)",
             Op::ListDnsRecords => "DNS Read or DNS Edit (zone)",
             Op::PatchDnsRecord => "DNS Edit (zone)",
@@ -441,6 +445,12 @@ impl Client {
             }
         };
         decode(result)
+    }
+
+    /// `GET /accounts`: the accounts the token reaches.
+    pub async fn accounts(&self) -> Result<Vec<Account>, ApiError> {
+        self.list(Op::ListAccounts, &["accounts"], &[], Some(50))
+            .await
     }
 
     /// `GET /zones?name=` (and `account.id=` when known).

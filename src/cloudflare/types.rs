@@ -9,6 +9,14 @@ pub struct TokenStatus {
     pub status: String,
 }
 
+/// `GET /accounts`: an account the token can reach.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Account {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct ZonePlan {
     #[serde(default)]
@@ -25,6 +33,11 @@ pub struct Zone {
     pub status: Option<String>,
     #[serde(default)]
     pub plan: Option<ZonePlan>,
+    /// The zone-level permission groups the token holds here (`#dns_records:edit`,
+    /// `#worker:edit`, ...). Deprecated by Cloudflare in favour of memberships, but still sent;
+    /// absent means unknown, never "none".
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
 }
 
 impl Zone {

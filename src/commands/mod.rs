@@ -10,3 +10,4 @@ pub mod report;
 pub mod rollback;
 pub mod runbook;
 pub mod status;
+pub mod whoami;

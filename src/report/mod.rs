@@ -5,3 +5,4 @@ pub mod deployment;
 pub mod diagnosis;
 pub mod github;
 pub mod incident;
+pub mod whoami;

@@ -22,7 +22,7 @@ const TARGET: &str = "target.platform.test";
 /// A sandbox API, an edge and an origin on loopback, a config pointing at them.
 pub(crate) struct World {
     rt: tokio::runtime::Runtime,
-    cf: Arc<CloudflareSandbox>,
+    pub(crate) cf: Arc<CloudflareSandbox>,
     /// The platform's DNS, where its target resolves.
     _dns: DnsServer,
     pub(crate) dir: Scratch,

@@ -11,4 +11,5 @@ mod interactive;
 mod manners;
 mod runbook;
 mod support;
+mod whoami;
 mod worker;

@@ -124,6 +124,7 @@ fn help_separates_global_options() {
         ("init", true, false),
         ("status", false, false),
         ("report", false, false),
+        ("whoami", false, false),
         ("completions", false, false),
     ] {
         let help = run(failover(dir.path()).args([command, "--help"]));
