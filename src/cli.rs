@@ -372,6 +372,15 @@ pub struct InitArgs {
     /// The direct platform URL, e.g. https://myapp-abc123.herokuapp.com (repeatable)
     #[arg(long, value_name = "URL")]
     pub origin: Vec<String>,
+    /// The path probed on the public URL and each origin [default: /]
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
+    /// A WebSocket endpoint to probe in diagnose and check after deploy, e.g. /cable
+    #[arg(long, value_name = "PATH")]
+    pub websocket_path: Option<String>,
+    /// A comparison environment, usually in another region (repeatable)
+    #[arg(long, value_name = "NAME=URL[,origin=URL,region=R]")]
+    pub compare: Vec<String>,
     /// The Cloudflare zone (name or id)
     #[arg(long, value_name = "ZONE")]
     pub zone: Option<String>,

@@ -158,6 +158,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
             let exit = exit_of(&err);
             if exit != Exit::Interrupted || ctx.printer.json {
                 ctx.printer.error(&err, exit);
+            } else {
+                ctx.printer.interrupted();
             }
             if let Some(command) = ci_name.filter(|_| exit != Exit::Interrupted) {
                 let message = ui::sanitize(&format!("{err:#}"));

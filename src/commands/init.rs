@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::cli::{ApiArgs, InitArgs, ProbeArgs};
 use crate::config::{parse_url, DnsSettings, Env, LoadedFile, ResolverSpec, Settings};
 use crate::exit::{Exit, Fatal};
-use crate::init::{guess_zone, render, Answers, CompareAnswer};
+use crate::init::{check_path, guess_zone, parse_compare, render, Answers, CompareAnswer};
 use crate::probe::dns::DnsClient;
 use crate::runbook;
 use crate::ui::{excerpt, Printer};
@@ -103,13 +103,32 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
         .map(|r| ResolverSpec::parse(r).map_err(|m| Fatal::usage(format!("--resolver: {m}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let url_ok = |s: &String| parse_url(s).map(|_| ());
+    // Every flag is checked before any question is asked.
+    for (flag, value) in [
+        ("--health-path", &args.health_path),
+        ("--websocket-path", &args.websocket_path),
+    ] {
+        if let Some(v) = value {
+            check_path(v).map_err(|m| Fatal::usage(format!("{flag}: {m}")))?;
+        }
+    }
+    let mut compare = args
+        .compare
+        .iter()
+        .map(|c| {
+            let answer = parse_compare(c).map_err(|m| Fatal::usage(format!("--compare: {m}")))?;
+            for url in answer.public_url.iter().chain(&answer.origin) {
+                checked_url("--compare", url)?;
+            }
+            Ok(answer)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let public_url = match &args.public_url {
         Some(u) => checked_url("--public-url", u)?,
-        None if p.interactive => p.input(
-            "Public URL users hit (e.g. https://api.example.com)",
-            None,
-            url_ok,
-        )?,
+        None if p.interactive => {
+            p.info("  e.g. https://api.example.com");
+            p.input("Public URL users hit", None, url_ok)?
+        }
         None => return Err(missing_flags(args)),
     };
     let host = url::Url::parse(&public_url)
@@ -117,25 +136,50 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
     let dns_target = detect_target(p, &host, resolvers).await;
-    let origins =
-        if !args.origin.is_empty() {
-            args.origin
-                .iter()
-                .map(|o| checked_url("--origin", o))
-                .collect::<Result<Vec<_>>>()?
-        } else if p.interactive {
-            let list = p.input(
-            "Direct origin URL (e.g. https://myapp-abc123.herokuapp.com; several: comma-separated)",
-            None,
-            |s: &String| s.split(',').try_for_each(|u| parse_url(u.trim()).map(|_| ())),
-        )?;
-            list.split(',').map(|u| u.trim().to_owned()).collect()
-        } else {
-            return Err(missing_flags(args));
-        };
+    let origins = if !args.origin.is_empty() {
+        args.origin
+            .iter()
+            .map(|o| checked_url("--origin", o))
+            .collect::<Result<Vec<_>>>()?
+    } else if p.interactive {
+        p.info("  e.g. https://myapp-abc123.herokuapp.com; several: comma-separated");
+        let list = p.input("Direct origin URL", None, |s: &String| {
+            s.split(',')
+                .try_for_each(|u| parse_url(u.trim()).map(|_| ()))
+        })?;
+        list.split(',').map(|u| u.trim().to_owned()).collect()
+    } else {
+        return Err(missing_flags(args));
+    };
+    let path_ok = |s: &String| check_path(s.trim());
+    let health_path = match &args.health_path {
+        Some(h) => h.clone(),
+        None if p.interactive => p
+            .input("Health check path", Some("/"), path_ok)?
+            .trim()
+            .to_owned(),
+        None => "/".to_owned(),
+    };
+    let websocket_path = match &args.websocket_path {
+        Some(w) => Some(w.clone()),
+        None if p.interactive => {
+            Some(
+                p.input("WebSocket path (empty: none)", Some(""), |s: &String| {
+                    if s.trim().is_empty() {
+                        Ok(())
+                    } else {
+                        check_path(s.trim())
+                    }
+                })?,
+            )
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty())
+        }
+        None => None,
+    };
 
-    let mut compare = Vec::new();
     if p.interactive
+        && args.compare.is_empty()
         && p.confirm(
             "Add a comparison environment (e.g. staging in another region)?",
             "",
@@ -148,13 +192,20 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
                 Ok(())
             }
         })?;
+        let public = p.input("Its public URL (empty: none)", Some(""), |s: &String| {
+            if s.trim().is_empty() {
+                Ok(())
+            } else {
+                parse_url(s.trim()).map(|_| ())
+            }
+        })?;
         let origin = p.input("Its direct origin URL", None, url_ok)?;
         let region = p.input("Its region", Some("eu"), |_: &String| Ok(()))?;
         compare.push(CompareAnswer {
             name,
             origin: Some(origin),
             region: Some(region),
-            public_url: None,
+            public_url: Some(public.trim().to_owned()).filter(|u| !u.is_empty()),
         });
     }
 
@@ -190,6 +241,8 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
     Ok(Answers {
         public_url,
         origins,
+        health_path,
+        websocket_path,
         detected_target: dns_target.is_some(),
         dns_target,
         compare,

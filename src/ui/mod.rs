@@ -103,6 +103,17 @@ impl Printer {
         }
     }
 
+    /// After Ctrl-C: the shell's prompt must start on a fresh line, after a word saying why the
+    /// run ended (the terminal may have echoed `^C` mid-line, or a prompt may be half drawn).
+    pub fn interrupted(&self) {
+        let word = self.for_stderr(self.paint("interrupted", Paint::Yellow));
+        if self.stderr_tty {
+            let _ = write!(std::io::stderr(), "\n{word}\n");
+        } else {
+            let _ = writeln!(std::io::stderr(), "{word}");
+        }
+    }
+
     /// A line on stderr for the person watching (hidden under `-q`; shown under `--json`).
     pub fn info(&self, msg: impl AsRef<str>) {
         if self.verbosity != Verbosity::Quiet && !self.json {
@@ -165,14 +176,35 @@ impl Printer {
             ))
             .into());
         }
-        let mut input = dialoguer::Input::<String>::new().with_prompt(prompt);
+        let mut input = dialoguer::Input::<String>::new()
+            .with_prompt(prompt)
+            .report(false);
         if let Some(d) = default {
             input = input.default(d.to_owned());
         }
-        input
+        let answer = input
             .validate_with(|s: &String| validate(s))
             .interact_text()
-            .map_err(prompt_error)
+            .map_err(prompt_error)?;
+        // dialoguer clears only the row the cursor is on when the answer is entered, so a
+        // prompt and answer wider than the terminal would leave their first rows behind and
+        // the prompt would show twice. Those rows are cleared here, then the answer is shown.
+        let term = console::Term::stderr();
+        let typed = if Some(answer.as_str()) == default {
+            ""
+        } else {
+            answer.as_str()
+        };
+        let shown = match default {
+            Some(d) => format!("{prompt} [{d}]: {typed}"),
+            None => format!("{prompt}: {typed}"),
+        };
+        let rows = rows_taken(console::measure_text_width(&shown), term.size().1 as usize);
+        if rows > 1 {
+            let _ = term.clear_last_lines(rows - 1);
+        }
+        let _ = term.write_line(&format!("{prompt}: {answer}"));
+        Ok(answer)
     }
 
     /// Pick one of several items (interactive only).
@@ -261,6 +293,15 @@ impl Printer {
             Paint::Cyan => style.cyan(),
         };
         style.apply_to(text).to_string()
+    }
+}
+
+/// How many terminal rows a line of `width` columns takes on a terminal `cols` wide.
+fn rows_taken(width: usize, cols: usize) -> usize {
+    if cols == 0 {
+        1
+    } else {
+        width.div_ceil(cols).max(1)
     }
 }
 
@@ -410,6 +451,14 @@ mod tests {
         assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
         p.yes = false;
         assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
+    }
+
+    #[test]
+    fn wrapped_rows() {
+        assert_eq!(rows_taken(0, 80), 1);
+        assert_eq!(rows_taken(80, 80), 1);
+        assert_eq!(rows_taken(81, 80), 2);
+        assert_eq!(rows_taken(200, 0), 1);
     }
 
     #[test]
