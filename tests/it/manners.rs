@@ -146,3 +146,21 @@ fn help_separates_global_options() {
     run(failover(dir.path()).args(["--yes", "runbook", "list"])).expect("--yes first", 0, &[]);
     run(failover(dir.path()).args(["runbook", "list", "--yes"])).expect("--yes after", 0, &[]);
 }
+
+/// Without a token, the dry run says what works offline.
+#[test]
+fn a_dry_run_without_a_token_points_offline() {
+    let dir = Scratch::new();
+    dir.write(
+        "failover.toml",
+        "[service]\npublic_url = \"https://api.example.com\"\norigin = \"https://app.herokuapp.com\"\n",
+    );
+    run(failover(dir.path()).args(["deploy-proxy", "--dry-run"])).expect(
+        "dry run without a token",
+        2,
+        &[
+            "no Cloudflare API token",
+            "failover deploy-proxy --print-script",
+        ],
+    );
+}
