@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::cloudflare::{code, ApiError, Client};
-use crate::deploy::{metadata, RecordedRoute};
+use crate::deploy::metadata;
 use crate::plan::{Plan, Step};
+use crate::recorded::RecordedRoute;
 use crate::state::Journal;
 
 /// A step that was carried out, and what it produced.

@@ -319,7 +319,7 @@ impl ResolverSpec {
         s.parse::<SocketAddr>().map(ResolverSpec::Addr).map_err(|_| {
             format!(
                 "{:?} is not a resolver: use \"system\", an IP address (1.1.1.1) or IP:PORT (127.0.0.1:5353, [::1]:53)",
-                crate::ui::sanitize(s)
+                crate::text::sanitize(s)
             )
         })
     }
@@ -344,7 +344,7 @@ impl Pin {
         let bad = || {
             format!(
                 "{:?} is not HOST:PORT:ADDR (e.g. api.example.com:443:127.0.0.1)",
-                crate::ui::sanitize(s)
+                crate::text::sanitize(s)
             )
         };
         let mut parts = s.splitn(3, ':');
@@ -669,7 +669,7 @@ pub fn parse_api_base(s: &str) -> Result<Url, String> {
 
 /// An http(s) URL with a host, or a message saying what is wrong with it.
 pub fn parse_url(s: &str) -> Result<Url, String> {
-    let shown = crate::ui::sanitize(s);
+    let shown = crate::text::sanitize(s);
     let url = Url::parse(s.trim())
         .map_err(|e| format!("{shown:?} is not a URL ({e}); write it as \"https://host\""))?;
     if !matches!(url.scheme(), "http" | "https") {

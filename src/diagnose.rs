@@ -3,10 +3,10 @@
 
 use serde::Serialize;
 
-use crate::probe::dns::DnsAnswer;
-use crate::probe::http::HttpAnswer;
-use crate::probe::{Check, DnsTarget, Observation, Outcome, PlatformHealth, Role, Spec};
-use crate::ui::excerpt;
+use crate::observation::DnsAnswer;
+use crate::observation::HttpAnswer;
+use crate::observation::{Check, DnsTarget, Observation, Outcome, PlatformHealth, Role, Spec};
+use crate::text::excerpt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -280,7 +280,7 @@ fn dns_status(a: &DnsAnswer) -> (Status, Option<ErrorKind>, String) {
             (Status::Pass, None, format!("{chain}{}", addrs.join(", ")))
         }
         Some((kind, why)) => {
-            use crate::probe::dns::DnsFailure as F;
+            use crate::observation::DnsFailure as F;
             let error = match kind {
                 F::Nxdomain => ErrorKind::Nxdomain,
                 F::Servfail => ErrorKind::Servfail,
@@ -300,7 +300,7 @@ fn dns_status(a: &DnsAnswer) -> (Status, Option<ErrorKind>, String) {
 
 fn http_status(check: &Check, a: &HttpAnswer) -> (Status, Option<ErrorKind>, String) {
     if let Some((kind, why)) = &a.failure {
-        use crate::probe::http::HttpFailure as F;
+        use crate::observation::HttpFailure as F;
         let error = match kind {
             F::Connect => ErrorKind::Connect,
             F::Tls => ErrorKind::Tls,
@@ -385,7 +385,10 @@ fn target_state(obs: &[Observation]) -> TargetState {
     for o in obs.iter().filter(|o| o.check.role == Role::Target) {
         if let Outcome::Dns(a) = &o.outcome {
             state.name.get_or_insert_with(|| a.name.clone());
-            if matches!(a.failure, Some((crate::probe::dns::DnsFailure::Connect, _))) {
+            if matches!(
+                a.failure,
+                Some((crate::observation::DnsFailure::Connect, _))
+            ) {
                 continue;
             }
             state.ran += 1;
@@ -732,10 +735,10 @@ mod tests {
 
     use super::*;
     use crate::config::ResolverSpec;
-    use crate::probe::dns::DnsFailure;
-    use crate::probe::http::HttpFailure;
-    use crate::probe::status_page::PageAnswer;
-    use crate::probe::{CompareEnv, TargetSource};
+    use crate::observation::DnsFailure;
+    use crate::observation::HttpFailure;
+    use crate::observation::PageAnswer;
+    use crate::observation::{CompareEnv, TargetSource};
 
     const TARGET: &str = "haiku-word-123.herokudns.com";
     const RESOLVERS: [&str; 4] = ["1.1.1.1:53", "8.8.8.8:53", "9.9.9.9:53", "10.0.0.2:53"];

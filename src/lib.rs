@@ -9,18 +9,23 @@ pub mod commands;
 pub mod config;
 pub mod deploy;
 pub mod diagnose;
+pub mod drill;
+pub mod engine;
 pub mod exit;
 pub mod init;
+pub mod observation;
 pub mod plan;
 pub mod probe;
+pub mod recorded;
 pub mod report;
 pub mod rollback;
 pub mod runbook;
 pub mod sandbox;
 pub mod secret;
 pub mod state;
+pub mod text;
 pub mod ui;
-pub mod verify;
+pub mod walkthrough;
 pub mod worker;
 
 use std::ffi::OsString;
@@ -99,6 +104,23 @@ impl Ctx {
         Journal::open(&self.state_dir(), command)
     }
 
+    /// The `runbooks/` folder beside the config file (or here when there is none).
+    pub fn runbook_dir(&self) -> PathBuf {
+        let config = self.config_path();
+        config
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."))
+            .join("runbooks")
+    }
+
+    /// Every runbook known to this run (embedded, the user's, and `extra` given by path); a
+    /// broken runbook file is a usage error (exit 2).
+    pub fn runbooks(&self, extra: Option<&std::path::Path>) -> Result<runbook::Catalog> {
+        engine::load_runbooks(Some(&self.runbook_dir()), extra)
+            .map_err(|e| exit::Fatal::usage(e.to_string()).into())
+    }
+
     /// Where GitHub Actions wants summaries and annotations (nowhere outside it).
     pub fn github(&self) -> report::github::GitHub {
         report::github::GitHub {
@@ -162,7 +184,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
                 ctx.printer.interrupted();
             }
             if let Some(command) = ci_name.filter(|_| exit != Exit::Interrupted) {
-                let message = ui::sanitize(&format!("{err:#}"));
+                let message = text::sanitize(&format!("{err:#}"));
                 ctx.publish_ci(&ctx.github().failure(command, &message));
             }
             exit

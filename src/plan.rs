@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::cloudflare::DnsRecord;
+use crate::cloudflare::types::DnsRecord;
 
 /// One change to make in Cloudflare. `apply` is the only code that turns it into an API call.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -21,7 +21,7 @@ pub enum Step {
         module: String,
         compatibility_date: String,
         /// The rollback state the script will carry.
-        state: crate::deploy::RollbackState,
+        state: crate::recorded::RollbackState,
         with_created_routes: bool,
     },
     /// `PATCH` the record's `proxied` flag.
@@ -82,7 +82,7 @@ impl Step {
             Step::UploadScript { name, module, .. } => format!(
                 "upload Worker script {name} ({} bytes, tagged {})",
                 module.len(),
-                crate::cloudflare::MANAGED_TAG
+                crate::cloudflare::types::MANAGED_TAG
             ),
             Step::SetProxied {
                 record, proxied, ..

@@ -1,8 +1,8 @@
 //! PURE: the rollback plan from the state our script recorded and what Cloudflare has now.
 
-use crate::cloudflare::{DnsRecord, Route};
-use crate::deploy::RollbackState;
+use crate::cloudflare::types::{DnsRecord, Route};
 use crate::plan::{Plan, Step};
+use crate::recorded::RollbackState;
 
 /// Everything a rollback plan depends on, gathered by the command.
 #[derive(Debug, Clone)]
@@ -99,7 +99,7 @@ pub fn plan(input: &RollbackInput) -> Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deploy::{RecordedRecord, RecordedRoute};
+    use crate::recorded::{RecordedRecord, RecordedRoute};
 
     fn state(proxied_before: bool, displaced: bool) -> RollbackState {
         RollbackState {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -17,7 +17,7 @@ use url::Url;
 
 use crate::config::Settings;
 use crate::diagnose::{CheckReport, Status};
-use crate::probe::{self, Spec};
+use crate::observation::{self, Spec};
 
 /// The runbooks compiled into the binary, so a fresh install has them.
 pub const EMBEDDED: &[(&str, &str)] = &[
@@ -266,7 +266,7 @@ pub fn parse(file: &str, text: &str) -> Result<Runbook, RunbookError> {
     };
     let raw: RawRunbook = toml::from_str(text).map_err(|e| {
         // serde already lists the known check kinds in an unknown-variant message.
-        err(e.span(), "", crate::ui::sanitize(e.message().trim()))
+        err(e.span(), "", crate::text::sanitize(e.message().trim()))
     })?;
 
     let id = raw.id.get_ref();
@@ -357,7 +357,7 @@ fn check_placeholders(value: &str) -> Result<(), String> {
         if !PLACEHOLDERS.contains(&name) {
             return Err(format!(
                 "unknown placeholder {{{}}}; the placeholders are: {}",
-                crate::ui::sanitize(name),
+                crate::text::sanitize(name),
                 PLACEHOLDERS
                     .iter()
                     .map(|p| format!("{{{p}}}"))
@@ -392,29 +392,14 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Embedded runbooks, then `*.toml` in `dir` (sorted), then `extra`; later overrides by id.
-    pub fn load(dir: Option<&Path>, extra: Option<&Path>) -> Result<Catalog, RunbookError> {
-        let mut sources: Vec<(String, String)> = EMBEDDED
+    /// The embedded runbooks, then `files` (name and text, in order); later ones override
+    /// earlier ones by id. Reading the files is the caller's (`engine::load_runbooks`).
+    pub fn from_files(files: Vec<(String, String)>) -> Result<Catalog, RunbookError> {
+        let embedded = EMBEDDED
             .iter()
-            .map(|(name, text)| (format!("embedded:{name}"), (*text).to_owned()))
-            .collect();
-        let mut files: Vec<PathBuf> = Vec::new();
-        if let Some(dir) = dir.filter(|d| d.is_dir()) {
-            let entries = std::fs::read_dir(dir).map_err(|e| io_err(dir, e))?;
-            let mut found: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            found.sort();
-            files.extend(found);
-        }
-        files.extend(extra.map(Path::to_path_buf));
-        for path in files {
-            let text = std::fs::read_to_string(&path).map_err(|e| io_err(&path, e))?;
-            sources.push((path.display().to_string(), text));
-        }
+            .map(|(name, text)| (format!("embedded:{name}"), (*text).to_owned()));
         let mut runbooks: Vec<Runbook> = Vec::new();
-        for (file, text) in sources {
+        for (file, text) in embedded.chain(files) {
             let rb = parse(&file, &text)?;
             match runbooks.iter_mut().find(|r| r.id == rb.id) {
                 Some(slot) => *slot = rb,
@@ -456,7 +441,7 @@ impl Catalog {
     pub fn unknown(&self, id: &str) -> String {
         format!(
             "no runbook {:?}; known: {} (see `failover runbook list`)",
-            crate::ui::sanitize(id),
+            crate::text::sanitize(id),
             self.runbooks
                 .iter()
                 .map(|r| r.id.as_str())
@@ -466,7 +451,7 @@ impl Catalog {
     }
 }
 
-fn io_err(path: &Path, e: std::io::Error) -> RunbookError {
+pub fn io_err(path: &Path, e: std::io::Error) -> RunbookError {
     RunbookError {
         file: path.display().to_string(),
         line: None,
@@ -513,7 +498,7 @@ pub fn to_markdown(rb: &Runbook) -> String {
 pub struct StepPlan {
     pub step: Step,
     /// The probe checks, in the order they join the run.
-    pub checks: Vec<probe::Check>,
+    pub checks: Vec<observation::Check>,
     /// The DNS target is learned from the public host's CNAME at run time; the target checks
     /// the probe layer adds then belong to this step.
     pub learns_target: bool,
@@ -530,7 +515,7 @@ pub struct StepPlan {
 }
 
 /// The runbook's steps as probe checks for these settings. The embedded runbooks produce
-/// exactly [`probe::standard_checks`], in the same order; a team's `extra` steps add checks
+/// exactly [`observation::standard_checks`], in the same order; a team's `extra` steps add checks
 /// whose results are evidence only.
 pub fn plan(rb: &Runbook, settings: &Settings) -> Vec<StepPlan> {
     let service = &settings.service;
@@ -544,7 +529,7 @@ pub fn plan(rb: &Runbook, settings: &Settings) -> Vec<StepPlan> {
     if let Some(path) = &service.websocket_path {
         vars.insert("websocket_path", path.clone());
     }
-    let standard = probe::standard_checks(settings);
+    let standard = observation::standard_checks(settings);
     let mut learning = false;
     rb.steps
         .iter()
@@ -576,7 +561,7 @@ fn plan_step(
     step: &Step,
     settings: &Settings,
     vars: &BTreeMap<&str, String>,
-    standard: &[probe::Check],
+    standard: &[observation::Check],
     learning: &mut bool,
 ) -> StepPlan {
     let mut plan = StepPlan {
@@ -611,11 +596,11 @@ fn plan_step(
         plan.skipped.push(CheckReport {
             id: extra_id.clone(),
             kind,
-            target: crate::ui::excerpt(target, 200),
+            target: crate::text::excerpt(target, 200),
             resolver: None,
             status: Status::Skip,
             error: None,
-            detail: crate::ui::excerpt(&reason, 200),
+            detail: crate::text::excerpt(&reason, 200),
             elapsed_ms: 0,
         });
     };
@@ -624,12 +609,12 @@ fn plan_step(
                       kind: &'static str,
                       value: &str,
                       id: &str,
-                      role: probe::Role,
+                      role: observation::Role,
                       spec: fn(Url) -> Spec| match expand_all(value) {
         Ok(urls) => {
             for u in urls {
                 match Url::parse(&u) {
-                    Ok(url) => plan.checks.push(probe::Check {
+                    Ok(url) => plan.checks.push(observation::Check {
                         id: id.to_owned(),
                         role,
                         spec: spec(url),
@@ -657,7 +642,8 @@ fn plan_step(
             };
             for name in names {
                 if *role == Role::Target {
-                    plan.checks.extend(probe::target_checks(settings, &name));
+                    plan.checks
+                        .extend(observation::target_checks(settings, &name));
                     continue;
                 }
                 // An IP literal has no name to resolve.
@@ -666,19 +652,25 @@ fn plan_step(
                     continue;
                 }
                 let (id, role) = match role {
-                    Role::Public => ("dns.public".to_owned(), probe::Role::Public),
-                    _ => (extra_id.clone(), probe::Role::Extra),
+                    Role::Public => ("dns.public".to_owned(), observation::Role::Public),
+                    _ => (extra_id.clone(), observation::Role::Extra),
                 };
                 plan.checks
-                    .extend(settings.dns.resolvers.iter().map(|resolver| probe::Check {
-                        id: id.clone(),
-                        role,
-                        spec: Spec::DnsChain {
-                            host: name.clone(),
-                            resolver: resolver.clone(),
-                        },
-                        env: None,
-                    }));
+                    .extend(
+                        settings
+                            .dns
+                            .resolvers
+                            .iter()
+                            .map(|resolver| observation::Check {
+                                id: id.clone(),
+                                role,
+                                spec: Spec::DnsChain {
+                                    host: name.clone(),
+                                    resolver: resolver.clone(),
+                                },
+                                env: None,
+                            }),
+                    );
             }
         }
         Check::Http {
@@ -688,16 +680,16 @@ fn plan_step(
         } => {
             plan.expect_status = *expect_status;
             let (id, role) = match role {
-                Role::Public => ("http.public".to_owned(), probe::Role::Public),
-                Role::Origin => ("http.origin".to_owned(), probe::Role::Origin),
-                _ => (extra_id.clone(), probe::Role::Extra),
+                Role::Public => ("http.public".to_owned(), observation::Role::Public),
+                Role::Origin => ("http.origin".to_owned(), observation::Role::Origin),
+                _ => (extra_id.clone(), observation::Role::Extra),
             };
             url_checks(&mut plan, "http", url, &id, role, |url| Spec::Http { url });
         }
         Check::Websocket { role, path, url } => {
             let (id, role) = match role {
-                Role::Public => ("ws.public".to_owned(), probe::Role::Public),
-                _ => (extra_id.clone(), probe::Role::Extra),
+                Role::Public => ("ws.public".to_owned(), observation::Role::Public),
+                _ => (extra_id.clone(), observation::Role::Extra),
             };
             let value = match (url, path) {
                 (Some(u), _) => u.clone(),
@@ -712,7 +704,7 @@ fn plan_step(
             plan.checks.extend(
                 standard
                     .iter()
-                    .filter(|c| c.role == probe::Role::Compare)
+                    .filter(|c| c.role == observation::Role::Compare)
                     .filter(|c| name.is_none() || c.env.as_ref().map(|e| &e.name) == name.as_ref())
                     .cloned(),
             );
@@ -897,7 +889,7 @@ mod tests {
 
     #[test]
     fn embedded_runbooks_validate_and_override_by_id() {
-        let cat = Catalog::load(None, None).unwrap();
+        let cat = Catalog::from_files(Vec::new()).unwrap();
         assert_eq!(cat.runbooks.len(), EMBEDDED.len());
         let heroku = cat.pick(None, &["myapp-abc.herokuapp.com"], None).unwrap();
         assert_eq!(heroku.id, "heroku-dns-target");
@@ -919,7 +911,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mine = format!("id = \"heroku-dns-target\"\ntitle = \"Ours\"\nsummary = \"S\"\n{STEP}check = {{ kind = \"dns\", name = \"db.example.com\" }}\n");
         std::fs::write(dir.path().join("heroku.toml"), mine).unwrap();
-        let cat = Catalog::load(Some(dir.path()), None).unwrap();
+        let cat = crate::engine::load_runbooks(Some(dir.path()), None).unwrap();
         assert_eq!(
             cat.runbooks.len(),
             EMBEDDED.len(),
@@ -941,14 +933,14 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
-    fn planned(rb: &Runbook, s: &Settings) -> Vec<probe::Check> {
+    fn planned(rb: &Runbook, s: &Settings) -> Vec<observation::Check> {
         plan(rb, s).into_iter().flat_map(|p| p.checks).collect()
     }
 
     /// The embedded runbooks are the standard checks, exactly, whatever the configuration.
     #[test]
     fn embedded_runbooks_plan_the_standard_checks() {
-        let cat = Catalog::load(None, None).unwrap();
+        let cat = Catalog::from_files(Vec::new()).unwrap();
         let service = "[service]\npublic_url = \"https://api.example.com\"\n";
         let configs = [
             format!("{service}origin = \"https://a.herokuapp.com\"\n"),
@@ -960,7 +952,7 @@ mod tests {
             for rb in &cat.runbooks {
                 assert_eq!(
                     planned(rb, &s),
-                    probe::standard_checks(&s),
+                    observation::standard_checks(&s),
                     "{} on\n{config}",
                     rb.id
                 );
@@ -997,7 +989,7 @@ mod tests {
         assert_eq!(dns.len(), 2, "one per resolver");
         assert!(dns
             .iter()
-            .all(|c| c.id == "extra.a" && c.role == probe::Role::Extra));
+            .all(|c| c.id == "extra.a" && c.role == observation::Role::Extra));
         assert_eq!(dns[0].target(), "db.api.example.com");
         let http: Vec<String> = plans[1].checks.iter().map(|c| c.target()).collect();
         assert_eq!(
@@ -1031,7 +1023,7 @@ mod tests {
 
     #[test]
     fn markdown_names_the_commands() {
-        let cat = Catalog::load(None, None).unwrap();
+        let cat = Catalog::from_files(Vec::new()).unwrap();
         let md = to_markdown(cat.get("heroku-dns-target").unwrap());
         assert!(md.starts_with("# Heroku"));
         assert!(md.contains("1. **Resolve the custom domain**"));

@@ -2,7 +2,7 @@
 //! failover makes, with the envelope, error codes as data, pagination and bounded retries.
 
 pub mod preflight;
-mod types;
+pub mod types;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,12 +19,8 @@ use crate::secret::ApiToken;
 
 pub use types::{
     Account, DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZonePlan,
+    MANAGED_TAG, STATE_BINDING,
 };
-
-/// The tag every script failover uploads carries, so rollback can find it from anywhere.
-pub const MANAGED_TAG: &str = "failover-managed";
-/// The name of the `json` binding that carries the rollback state.
-pub const STATE_BINDING: &str = "FAILOVER_STATE";
 
 /// Codes the API uses that callers branch on.
 pub mod code {
@@ -686,7 +682,7 @@ fn classify(op: Op, status: StatusCode, errors: Vec<ApiMessage>) -> ApiError {
     } else {
         errors
             .iter()
-            .map(|e| crate::ui::excerpt(&e.message, 200))
+            .map(|e| crate::text::excerpt(&e.message, 200))
             .collect::<Vec<_>>()
             .join("; ")
     };

@@ -65,7 +65,7 @@ pub async fn verify_token(session: &Session) -> Result<()> {
     if status.status != "active" {
         return Err(Fatal::usage(format!(
             "the Cloudflare API token is {}, not active; create a new one with {PERMISSIONS}",
-            crate::ui::sanitize(&status.status)
+            crate::text::sanitize(&status.status)
         ))
         .into());
     }
@@ -97,7 +97,7 @@ pub async fn find_zone(session: &Session, settings: &Settings, host: &str) -> Re
             Some(zone) => Err(Fatal::usage(format!(
                 "zone {} is {}, not active: a Worker route needs an active zone",
                 zone.name,
-                crate::ui::sanitize(zone.status.as_deref().unwrap_or("unknown"))
+                crate::text::sanitize(zone.status.as_deref().unwrap_or("unknown"))
             ))
             .into()),
             None => Err(Fatal::usage(format!(

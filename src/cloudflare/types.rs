@@ -1,7 +1,13 @@
-//! The shapes of the API's results that failover reads, with only the fields it uses.
+//! The shapes of the API's results that failover reads, with only the fields it uses: plain
+//! data that the pure planning modules may use without the client.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+/// The tag every script failover uploads carries, so rollback can find it from anywhere.
+pub const MANAGED_TAG: &str = "failover-managed";
+/// The name of the `json` binding that carries the rollback state.
+pub const STATE_BINDING: &str = "FAILOVER_STATE";
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct TokenStatus {

@@ -1,20 +1,15 @@
 //! `failover init`: gather answers (prompts on a terminal, flags otherwise), render the commented
 //! `failover.toml`, validate it exactly as every other command will, then write it atomically.
 
-use std::path::Path;
-use std::time::Duration;
-
 use anyhow::{Context, Result};
-use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::json;
 
 use crate::cli::{ApiArgs, InitArgs, ProbeArgs};
-use crate::config::{parse_url, DnsSettings, Env, LoadedFile, ResolverSpec, Settings};
+use crate::config::{parse_url, Env, LoadedFile, ResolverSpec, Settings};
 use crate::exit::{Exit, Fatal};
 use crate::init::{check_path, guess_zone, parse_compare, render, Answers, CompareAnswer};
-use crate::probe::dns::DnsClient;
 use crate::runbook;
-use crate::ui::{excerpt, Printer};
+use crate::ui::Printer;
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
@@ -37,7 +32,7 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
     // A team's own runbook may claim this platform by its suffixes; a broken runbook file is
     // reported by `runbook list` and `diagnose`, not here.
     if answers.runbook.is_none() {
-        if let Ok(catalog) = super::runbook::catalog(ctx, None) {
+        if let Ok(catalog) = ctx.runbooks(None) {
             let hosts: Vec<String> = answers
                 .origins
                 .iter()
@@ -63,7 +58,7 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
         .map(|_| ())
     });
     loaded.context("the generated config does not validate (a bug: please report it)")?;
-    write_atomically(&path, &text)?;
+    crate::engine::init::write_atomically(&path, &text)?;
 
     let doc = json!({
         "schema": "failover.init/v1",
@@ -135,7 +130,7 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let dns_target = detect_target(p, &host, resolvers).await;
+    let dns_target = crate::engine::init::detect_target(p, &host, resolvers).await;
     let origins = if !args.origin.is_empty() {
         args.origin
             .iter()
@@ -252,54 +247,6 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
     })
 }
 
-/// The platform DNS target: the first CNAME hop of the public host, from whichever resolver
-/// answers first (`--resolver`, else the system's). Nothing found is not an error: diagnose
-/// learns the target at run time too.
-async fn detect_target(p: &Printer, host: &str, resolvers: Vec<ResolverSpec>) -> Option<String> {
-    if host.is_empty()
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok()
-    {
-        return None;
-    }
-    let specs = if resolvers.is_empty() {
-        vec![ResolverSpec::System]
-    } else {
-        resolvers
-    };
-    let dns = DnsClient::new(&DnsSettings {
-        resolvers: specs.clone(),
-        timeout: DETECT_TIMEOUT,
-    });
-    let mut asks: FuturesUnordered<_> = specs.iter().map(|r| dns.first_hop(r, host)).collect();
-    let found = tokio::time::timeout(DETECT_TIMEOUT, async {
-        while let Some(answer) = asks.next().await {
-            if answer.is_some() {
-                return answer;
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten();
-    match &found {
-        Some(target) => p.info(format!(
-            "{host} is a CNAME to {}: that is the platform DNS target",
-            excerpt(target, 200)
-        )),
-        None => p.debug(format!(
-            "{host}: no CNAME found; diagnose will learn the DNS target when it runs"
-        )),
-    }
-    found
-}
-
-/// How long init waits for the CNAME: a missing answer only means one line less in the file.
-const DETECT_TIMEOUT: Duration = Duration::from_secs(2);
-
 fn checked_url(flag: &str, value: &str) -> Result<String> {
     parse_url(value).map_err(|m| Fatal::usage(format!("{flag}: {m}")))?;
     Ok(value.trim().to_owned())
@@ -318,27 +265,4 @@ fn missing_flags(args: &InitArgs) -> anyhow::Error {
         missing.join(" and ")
     ))
     .into()
-}
-
-/// Write beside the target and rename over it, so a crash never leaves half a config.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("failover.toml"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        format!(
-            "cannot move {} into place at {}",
-            tmp.display(),
-            path.display()
-        )
-    })
 }

@@ -5,7 +5,6 @@ pub mod deploy;
 pub mod diagnose;
 pub mod drill;
 pub mod init;
-pub mod print_script;
 pub mod report;
 pub mod rollback;
 pub mod runbook;

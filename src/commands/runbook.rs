@@ -1,20 +1,18 @@
 //! `failover runbook list` / `show NAME`: the runbooks known, embedded plus the user's own.
 
-use std::path::{Path, PathBuf};
-
 use anyhow::Result;
 use serde_json::json;
 
 use crate::cli::RunbookCommand;
 use crate::exit::{Exit, Fatal};
-use crate::runbook::{to_markdown, Catalog};
+use crate::runbook::to_markdown;
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, cmd: &RunbookCommand) -> Result<Exit> {
     let p = &ctx.printer;
     match cmd {
         RunbookCommand::List(args) => {
-            let cat = catalog(ctx, args.runbook.as_deref())?;
+            let cat = ctx.runbooks(args.runbook.as_deref())?;
             let doc = json!({
                 "schema": "failover.runbooks/v1",
                 "runbooks": cat.runbooks.iter().map(|r| json!({
@@ -42,7 +40,7 @@ pub async fn run(ctx: &Ctx, cmd: &RunbookCommand) -> Result<Exit> {
             })?;
         }
         RunbookCommand::Show(args) => {
-            let cat = catalog(ctx, args.runbook.as_deref())?;
+            let cat = ctx.runbooks(args.runbook.as_deref())?;
             let rb = cat
                 .get(&args.name)
                 .ok_or_else(|| Fatal::usage(cat.unknown(&args.name)))?;
@@ -54,19 +52,4 @@ pub async fn run(ctx: &Ctx, cmd: &RunbookCommand) -> Result<Exit> {
         }
     }
     Ok(Exit::Success)
-}
-
-/// The `runbooks/` folder beside the config file (or here when there is none).
-pub fn user_dir(ctx: &Ctx) -> PathBuf {
-    let config = ctx.config_path();
-    config
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join("runbooks")
-}
-
-/// Every runbook known to this run; a broken runbook file is a usage error (exit 2).
-pub fn catalog(ctx: &Ctx, extra: Option<&Path>) -> Result<Catalog> {
-    Catalog::load(Some(&user_dir(ctx)), extra).map_err(|e| Fatal::usage(e.to_string()).into())
 }

@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::StatusArgs;
 use crate::cloudflare::preflight::{self, explain};
-use crate::deploy::RollbackState;
 use crate::exit::Exit;
+use crate::recorded::RollbackState;
 use crate::report::deployment::{RecordState, Status, ZoneRef};
 use crate::Ctx;
 
@@ -25,8 +25,8 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     let (script, zone, public, platform) = tokio::join!(
         client.script_settings(&session.account_id, &script_name),
         preflight::find_zone(&session, &settings, &host),
-        crate::verify::public_marker(&settings),
-        crate::verify::platform_health(&settings, None)
+        crate::engine::verify::public_marker(&settings),
+        crate::engine::verify::platform_health(&settings, None)
     );
     let script = script
         .map_err(explain)
@@ -48,7 +48,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
         records.iter().find(|r| r.record_type == "CNAME"),
     ) {
         (None, Some(cname)) => {
-            crate::verify::platform_health(&settings, Some(&cname.content)).await
+            crate::engine::verify::platform_health(&settings, Some(&cname.content)).await
         }
         _ => platform,
     };
@@ -109,7 +109,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     }
     // Names, patterns and record contents come from the API: untrusted on a terminal.
     ctx.printer
-        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+        .result(&doc, || crate::text::sanitize(&doc.human()))?;
     ctx.publish_ci(&crate::report::github::status(&doc));
     Ok(Exit::Success)
 }

@@ -36,7 +36,7 @@ pub async fn run(ctx: &Ctx, args: &WhoamiArgs) -> Result<Exit> {
     if token.status != "active" {
         problems.push(format!(
             "the token is {}, not active: create a new one",
-            crate::ui::sanitize(&token.status)
+            crate::text::sanitize(&token.status)
         ));
     }
     // Account names need a permission deploy does not; without it the id alone is shown.
@@ -149,7 +149,7 @@ pub async fn run(ctx: &Ctx, args: &WhoamiArgs) -> Result<Exit> {
     };
     // Names and messages come from the API: untrusted on a terminal.
     ctx.printer
-        .result(&doc, || crate::ui::sanitize(&doc.human()))?;
+        .result(&doc, || crate::text::sanitize(&doc.human()))?;
     Ok(if ready { Exit::Success } else { Exit::Usage })
 }
 

@@ -14,50 +14,9 @@ use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::TokioResolver;
-use serde::Serialize;
 
 use crate::config::{DnsSettings, ResolverSpec};
-
-/// How a DNS question failed, as the diagnosis and the JSON document name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DnsFailure {
-    Nxdomain,
-    Servfail,
-    Refused,
-    Timeout,
-    NoRecords,
-    /// The resolver could not be reached or configured at all.
-    Connect,
-}
-
-impl DnsFailure {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DnsFailure::Nxdomain => "nxdomain",
-            DnsFailure::Servfail => "servfail",
-            DnsFailure::Refused => "refused",
-            DnsFailure::Timeout => "timeout",
-            DnsFailure::NoRecords => "no_records",
-            DnsFailure::Connect => "connect",
-        }
-    }
-}
-
-/// What one resolver said about one name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DnsAnswer {
-    /// The name asked about (no trailing dot).
-    pub name: String,
-    /// The resolver, as shown to people: `1.1.1.1:53` or `system (10.0.0.2:53)`.
-    pub resolver: String,
-    /// CNAME hops followed from `name`, in order: each entry is the name pointed to.
-    pub chain: Vec<String>,
-    /// The final addresses (A and AAAA), empty when the lookup failed.
-    pub addrs: Vec<IpAddr>,
-    /// Why there are no addresses, with the resolver's own words.
-    pub failure: Option<(DnsFailure, String)>,
-}
+use crate::observation::{DnsAnswer, DnsFailure};
 
 /// The configured resolvers, ready to ask. Cheap to share behind an `Arc`.
 pub struct DnsClient {

@@ -5,57 +5,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use url::Url;
 
 use crate::config::Pin;
+use crate::observation::{HttpAnswer, HttpFailure, BODY_LIMIT};
 use crate::probe::dns::DnsClient;
-
-/// How much of a body is kept: enough for any error page's code, little enough to never matter.
-pub const BODY_LIMIT: usize = 16 * 1024;
-
-/// Why an HTTP probe got no response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HttpFailure {
-    Connect,
-    Tls,
-    Timeout,
-    Protocol,
-}
-
-impl HttpFailure {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HttpFailure::Connect => "connect",
-            HttpFailure::Tls => "tls",
-            HttpFailure::Timeout => "timeout",
-            HttpFailure::Protocol => "protocol",
-        }
-    }
-}
-
-/// What one GET saw. Remote text (headers, body) is raw here; printers sanitize it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-pub struct HttpAnswer {
-    pub url: String,
-    pub status: Option<u16>,
-    /// Response headers, names lowercase, in order.
-    pub headers: Vec<(String, String)>,
-    /// The first [`BODY_LIMIT`] bytes of the body, lossily decoded.
-    pub body: String,
-    pub failure: Option<(HttpFailure, String)>,
-}
-
-impl HttpAnswer {
-    /// The first value of a header (name in lowercase).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 /// Everything an HTTP probe needs: our resolvers, the pins, the per-request timeout.
 #[derive(Clone)]

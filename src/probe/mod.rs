@@ -13,126 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
-use serde::Serialize;
 use url::Url;
 
-use crate::config::{ResolverSpec, Settings};
-use dns::{DnsAnswer, DnsClient};
-use http::{HttpAnswer, HttpProber};
-use status_page::PageAnswer;
-
-/// What part of the path a check looks at; the verdict reads observations by role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// The public host and URL, as users reach it.
-    Public,
-    /// The platform DNS target the public host points at.
-    Target,
-    /// A direct origin URL.
-    Origin,
-    /// Another environment (`[[compare]]`), for the scope.
-    Compare,
-    /// A provider status page.
-    Status,
-    /// A team's own addition (a runbook step): evidence shown with the verdict, never deciding it.
-    Extra,
-}
-
-/// The parameters of one check.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Spec {
-    /// Follow `host`'s CNAME chain on one resolver and resolve the final name.
-    DnsChain {
-        host: String,
-        #[serde(serialize_with = "display")]
-        resolver: ResolverSpec,
-    },
-    /// Resolve `name`'s addresses on one resolver.
-    DnsAddrs {
-        name: String,
-        #[serde(serialize_with = "display")]
-        resolver: ResolverSpec,
-    },
-    /// GET a URL.
-    Http { url: Url },
-    /// Attempt a WebSocket upgrade.
-    WebSocket { url: Url },
-    /// Read a provider status page.
-    StatusPage { name: String, url: Url },
-}
-
-fn display<S: serde::Serializer>(r: &ResolverSpec, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(r)
-}
-
-/// One check: an id for reports, a role for the verdict, the spec, and for `[[compare]]`
-/// checks the environment's name and region.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Check {
-    pub id: String,
-    pub role: Role,
-    pub spec: Spec,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub env: Option<CompareEnv>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CompareEnv {
-    pub name: String,
-    pub region: Option<String>,
-}
-
-impl Check {
-    /// The kind as the JSON document names it.
-    pub fn kind(&self) -> &'static str {
-        match self.spec {
-            Spec::DnsChain { .. } | Spec::DnsAddrs { .. } => "dns",
-            Spec::Http { .. } => "http",
-            Spec::WebSocket { .. } => "websocket",
-            Spec::StatusPage { .. } => "status_page",
-        }
-    }
-
-    /// What the check looks at: a host name or a URL.
-    pub fn target(&self) -> String {
-        match &self.spec {
-            Spec::DnsChain { host, .. } => host.clone(),
-            Spec::DnsAddrs { name, .. } => name.clone(),
-            Spec::Http { url } | Spec::WebSocket { url } | Spec::StatusPage { url, .. } => {
-                url.to_string()
-            }
-        }
-    }
-
-    pub fn resolver(&self) -> Option<&ResolverSpec> {
-        match &self.spec {
-            Spec::DnsChain { resolver, .. } | Spec::DnsAddrs { resolver, .. } => Some(resolver),
-            _ => None,
-        }
-    }
-}
-
-/// What a check saw.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Outcome {
-    Dns(DnsAnswer),
-    Http(HttpAnswer),
-    StatusPage(PageAnswer),
-    /// The check could not run or did not finish: the reason.
-    NotRun {
-        reason: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Observation {
-    pub check: Check,
-    pub outcome: Outcome,
-    pub elapsed: Duration,
-}
+use crate::config::Settings;
+use crate::observation::{
+    target_checks, Check, DnsTarget, HttpAnswer, Observation, Outcome, Role, Spec, TargetSource,
+};
+use dns::DnsClient;
+use http::HttpProber;
 
 /// Runs checks: the resolvers and HTTP settings of one run.
 #[derive(Clone)]
@@ -191,122 +79,6 @@ impl Prober {
     }
 }
 
-/// `url` with its path replaced by `path` (the health or WebSocket path).
-fn at_path(url: &Url, path: &str) -> Url {
-    let mut u = url.clone();
-    let (p, q) = match path.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (path, None),
-    };
-    u.set_path(p);
-    u.set_query(q);
-    u
-}
-
-/// The standard set of checks for a configuration, before the DNS target is known: the
-/// public host's chain on every resolver, the public URL, each origin at `health_path`, the
-/// WebSocket path, each `[[compare]]` environment and each status page. When
-/// `service.dns_target` is set, the target checks are included at once.
-pub fn standard_checks(settings: &Settings) -> Vec<Check> {
-    let service = &settings.service;
-    let mut checks = Vec::new();
-    let host = service.public_host().to_owned();
-    // An IP literal has no name to resolve: only its HTTP checks make sense.
-    let named = host
-        .trim_matches(['[', ']'])
-        .parse::<std::net::IpAddr>()
-        .is_err();
-    for resolver in settings.dns.resolvers.iter().filter(|_| named) {
-        checks.push(Check {
-            id: "dns.public".into(),
-            role: Role::Public,
-            spec: Spec::DnsChain {
-                host: host.clone(),
-                resolver: resolver.clone(),
-            },
-            env: None,
-        });
-    }
-    if let Some(target) = &service.dns_target {
-        checks.extend(target_checks(settings, target));
-    }
-    checks.push(Check {
-        id: "http.public".into(),
-        role: Role::Public,
-        spec: Spec::Http {
-            url: at_path(&service.public_url, &service.health_path),
-        },
-        env: None,
-    });
-    for origin in &service.origins {
-        checks.push(Check {
-            id: "http.origin".into(),
-            role: Role::Origin,
-            spec: Spec::Http {
-                url: at_path(origin, &service.health_path),
-            },
-            env: None,
-        });
-    }
-    if let Some(path) = &service.websocket_path {
-        checks.push(Check {
-            id: "ws.public".into(),
-            role: Role::Public,
-            spec: Spec::WebSocket {
-                url: at_path(&service.public_url, path),
-            },
-            env: None,
-        });
-    }
-    for compare in &settings.compare {
-        let env = Some(CompareEnv {
-            name: compare.name.clone(),
-            region: compare.region.clone(),
-        });
-        for (side, url) in [("public", &compare.public_url), ("origin", &compare.origin)] {
-            let Some(url) = url else { continue };
-            checks.push(Check {
-                id: format!("compare.{}.{side}", compare.name),
-                role: Role::Compare,
-                spec: Spec::Http {
-                    url: at_path(url, &service.health_path),
-                },
-                env: env.clone(),
-            });
-        }
-    }
-    for page in &settings.status_pages {
-        checks.push(Check {
-            id: format!("status.{}", page.name),
-            role: Role::Status,
-            spec: Spec::StatusPage {
-                name: page.name.clone(),
-                url: page.url.clone(),
-            },
-            env: None,
-        });
-    }
-    checks
-}
-
-/// The DNS target resolved on every configured resolver separately.
-pub fn target_checks(settings: &Settings, target: &str) -> Vec<Check> {
-    settings
-        .dns
-        .resolvers
-        .iter()
-        .map(|resolver| Check {
-            id: "dns.target".into(),
-            role: Role::Target,
-            spec: Spec::DnsAddrs {
-                name: target.to_owned(),
-                resolver: resolver.clone(),
-            },
-            env: None,
-        })
-        .collect()
-}
-
 /// Hears about checks as they start and finish (spinners, the journal).
 pub trait Watch: Sync {
     fn started(&self, _index: usize, _check: &Check) {}
@@ -316,37 +88,6 @@ pub trait Watch: Sync {
 /// A watcher that does nothing.
 pub struct Quiet;
 impl Watch for Quiet {}
-
-/// Where the DNS target of a run came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TargetSource {
-    /// `service.dns_target` (or a runbook step that names the target itself).
-    Config,
-    /// The first CNAME hop of the public host, as a resolver answered it.
-    Cname,
-    /// The host's DNS record in its Cloudflare zone: a proxied host answers with the edge's
-    /// addresses, so only the record still shows the platform's target.
-    Cloudflare,
-}
-
-impl TargetSource {
-    /// Where the target came from, for people.
-    pub fn describe(self) -> &'static str {
-        match self {
-            TargetSource::Config => "service.dns_target",
-            TargetSource::Cname => "the public host's CNAME",
-            TargetSource::Cloudflare => "the host's Cloudflare DNS record",
-        }
-    }
-}
-
-/// The DNS target a run checked, and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DnsTarget {
-    pub name: String,
-    pub source: TargetSource,
-}
 
 /// The target read from the host's Cloudflare record, when the caller asked the API for it:
 /// `None` when the record names no target (or could not be read; the caller says why).
@@ -500,47 +241,6 @@ enum Step<T> {
     Done(Option<T>),
 }
 
-/// Is the platform path healthy: does the DNS target resolve, does the origin answer?
-#[derive(Debug, Clone, Serialize)]
-pub struct PlatformHealth {
-    /// The DNS target examined (configured, or learned from the public host's CNAME chain).
-    pub dns_target: Option<String>,
-    /// The target resolved on every resolver that answered at all (and at least one did).
-    pub target_resolves: bool,
-    /// At least one origin answered its health path without a server or router error.
-    pub origin_healthy: bool,
-    /// One line each, for people.
-    pub evidence: Vec<String>,
-}
-
-impl PlatformHealth {
-    pub fn healthy(&self) -> bool {
-        self.target_resolves && self.origin_healthy
-    }
-}
-
-/// Probes the platform path only (target DNS, public chain to learn it, origins), for deploy
-/// verification, rollback and status.
-pub async fn platform_health(settings: &Settings) -> PlatformHealth {
-    let prober = Prober::new(settings);
-    let checks = standard_checks(settings)
-        .into_iter()
-        .filter(|c| {
-            matches!(c.role, Role::Target | Role::Origin) || matches!(c.spec, Spec::DnsChain { .. })
-        })
-        .collect();
-    let (observations, _) = gather(
-        settings,
-        &prober,
-        checks,
-        None,
-        settings.probe.deadline,
-        &Quiet,
-    )
-    .await;
-    crate::diagnose::platform_health(&observations)
-}
-
 /// One GET through the configured resolvers and pins (status, headers, body start), for
 /// verifying a deploy or rollback by the `x-failover-proxy` marker.
 pub async fn get(settings: &Settings, url: &Url) -> HttpAnswer {
@@ -552,10 +252,7 @@ mod tests {
     use super::*;
     use crate::cli::{ApiArgs, ProbeArgs};
     use crate::config::{Env, LoadedFile};
-    use crate::sandbox::dns::{Behaviour, DnsServer};
     use crate::sandbox::http::{Answer, HttpServer};
-
-    const TARGET: &str = "haiku-word-123.herokudns.test";
 
     /// A real Statuspage summary lists every component; the whole document must be read.
     #[tokio::test]
@@ -568,7 +265,7 @@ mod tests {
             "status": {"indicator": "minor", "description": "Minor Service Outage"},
         })
         .to_string();
-        assert!(body.len() > 4 * http::BODY_LIMIT);
+        assert!(body.len() > 4 * crate::observation::BODY_LIMIT);
         let page = HttpServer::start(Answer::new(200, body)).await.unwrap();
         let file = LoadedFile::parse(
             std::path::Path::new("failover.toml"),
@@ -598,57 +295,5 @@ mod tests {
             Outcome::StatusPage(p) => assert!(p.degraded, "{p:?}"),
             other => panic!("{other:?}"),
         }
-    }
-
-    /// The API deploy, rollback and status use, against the sandbox world.
-    #[tokio::test(flavor = "multi_thread")]
-    async fn platform_health_and_get_for_other_commands() {
-        let dns = DnsServer::start().await.unwrap();
-        let edge = HttpServer::start(Answer::proxied("failover-api-example-test"))
-            .await
-            .unwrap();
-        let origin = HttpServer::start(Answer::ok()).await.unwrap();
-        dns.set_cname("api.example.test", TARGET).unwrap();
-        dns.set_addrs(TARGET, &["192.0.2.1".parse().unwrap()]);
-        dns.set_addrs("myapp.herokuapp.test", &["127.0.0.1".parse().unwrap()]);
-        let toml = format!(
-            "[service]\npublic_url = \"http://api.example.test:{}\"\norigin = \"http://myapp.herokuapp.test:{}\"\n",
-            edge.port(),
-            origin.port()
-        );
-        let file = LoadedFile::parse(std::path::Path::new("failover.toml"), toml).unwrap();
-        let probe = ProbeArgs {
-            resolvers: vec![dns.addr().to_string()],
-            resolve: vec![format!("api.example.test:{}:127.0.0.1", edge.port())],
-        };
-        let settings =
-            Settings::resolve(&file, &Env::default(), &probe, &ApiArgs::default()).unwrap();
-
-        let health = platform_health(&settings).await;
-        assert!(health.healthy(), "{health:?}");
-        assert_eq!(health.dns_target.as_deref(), Some(TARGET));
-
-        // The pin sends the public host to the edge, whose answer carries our marker.
-        let answer = get(&settings, &settings.service.public_url).await;
-        assert_eq!(answer.status, Some(200), "{answer:?}");
-        assert_eq!(
-            answer.header("x-failover-proxy"),
-            Some("failover-api-example-test")
-        );
-        assert!(edge.hits() > 0 && origin.hits() > 0);
-
-        dns.set_behaviour(TARGET, Behaviour::Servfail);
-        let health = platform_health(&settings).await;
-        assert!(
-            !health.target_resolves && health.origin_healthy,
-            "{health:?}"
-        );
-        origin.set(Answer::heroku_h10());
-        dns.set_behaviour(TARGET, Behaviour::Answer);
-        let health = platform_health(&settings).await;
-        assert!(
-            health.target_resolves && !health.origin_healthy,
-            "{health:?}"
-        );
     }
 }

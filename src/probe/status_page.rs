@@ -4,16 +4,7 @@
 //! major, critical) and Heroku v4 (`/api/v4/current-status`, `status[]` of `{system, status}`
 //! green, yellow, red).
 
-use serde::Serialize;
-
-/// What a status page says, reduced to the one fact the diagnosis weighs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PageAnswer {
-    /// `true` when the provider reports any degradation.
-    pub degraded: bool,
-    /// The provider's own words, e.g. `major` or `Apps: red`.
-    pub detail: String,
-}
+use crate::observation::PageAnswer;
 
 /// Reads either format from a JSON body; `Err` says why it is neither.
 pub fn parse(body: &str) -> Result<PageAnswer, String> {

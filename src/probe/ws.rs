@@ -6,7 +6,8 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 use url::Url;
 
-use crate::probe::http::{HttpAnswer, HttpFailure, HttpProber};
+use crate::observation::{HttpAnswer, HttpFailure};
+use crate::probe::http::HttpProber;
 
 /// Attempts the upgrade and closes at once; the answer is an [`HttpAnswer`] (101 on success).
 pub async fn upgrade(prober: &HttpProber, url: &Url) -> HttpAnswer {

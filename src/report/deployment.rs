@@ -6,7 +6,53 @@ use serde::Serialize;
 use crate::apply::Applied;
 use crate::cloudflare::Route;
 use crate::plan::Plan;
-use crate::verify::{MarkerCheck, PlatformHealth};
+
+/// What one GET of the public URL showed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MarkerCheck {
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The marker header's value, when present.
+    pub marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Is the platform's own path healthy: does its DNS target resolve on our resolvers, does the
+/// origin answer its health path?
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlatformHealth {
+    pub healthy: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_target: Option<String>,
+    pub target_resolves: bool,
+    pub origin_healthy: bool,
+    /// One line each, for people.
+    pub evidence: Vec<String>,
+}
+
+impl PlatformHealth {
+    pub fn summary(&self) -> String {
+        if self.evidence.is_empty() {
+            format!(
+                "DNS target {}; origin {}",
+                if self.target_resolves {
+                    "resolves"
+                } else {
+                    "fails"
+                },
+                if self.origin_healthy {
+                    "answers"
+                } else {
+                    "fails"
+                }
+            )
+        } else {
+            self.evidence.join("; ")
+        }
+    }
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ZoneRef {

@@ -4,8 +4,9 @@
 use serde::Serialize;
 
 use crate::diagnose::{Action, CheckReport, Diagnosis, Scope, Status, Verdict};
-use crate::probe::DnsTarget;
-use crate::ui::{sanitize, Paint, Printer};
+use crate::observation::DnsTarget;
+use crate::text::sanitize;
+use crate::ui::{Paint, Printer};
 
 pub const SCHEMA: &str = "failover.diagnosis/v1";
 

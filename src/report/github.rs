@@ -10,10 +10,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::deployment::{Deployment, Rollback, Status, Verification};
+use super::deployment::{Deployment, MarkerCheck, Rollback, Status, Verification};
 use super::diagnosis::DiagnosisDoc;
 use crate::diagnose::{Status as CheckStatus, Verdict};
-use crate::verify::MarkerCheck;
 
 /// Where the CI output goes, from the environment GitHub Actions sets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -489,7 +488,7 @@ fn serde_plain<T: serde::Serialize>(v: &T) -> String {
 /// Remote text as inert Markdown: control characters escaped, and the characters that would
 /// start a link, an HTML tag or emphasis shown as themselves.
 fn md_block(s: &str) -> String {
-    let clean = crate::ui::sanitize(s);
+    let clean = crate::text::sanitize(s);
     let mut out = String::with_capacity(clean.len());
     for c in clean.chars() {
         match c {
@@ -506,7 +505,7 @@ fn md_block(s: &str) -> String {
 
 /// Text inside a table cell or code span: one line, no pipe, no backtick.
 fn md_cell(s: &str) -> String {
-    crate::ui::excerpt(s, 300)
+    crate::text::excerpt(s, 300)
         .replace('|', "\\|")
         .replace('`', "'")
 }

@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::state::Event;
-use crate::ui::excerpt;
+use crate::text::excerpt;
 
 pub const SCHEMA: &str = "failover.report/v1";
 

@@ -47,7 +47,7 @@ pub fn judge(
     let (state, how) = match (access, listed, edit_tag) {
         (Access::Refused(message), _, _) => (
             PermissionState::Missing,
-            format!("refused: {}", crate::ui::excerpt(message, 160)),
+            format!("refused: {}", crate::text::excerpt(message, 160)),
         ),
         (Access::Allowed, Some(list), Some(tag)) if list.iter().any(|p| p == tag) => (
             PermissionState::Granted,

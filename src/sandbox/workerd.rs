@@ -166,7 +166,7 @@ pub fn install_pinned() -> Result<PathBuf> {
         bail!(
             "npm install workerd@{PINNED_VERSION} failed ({}): {}",
             out.status,
-            crate::ui::excerpt(&String::from_utf8_lossy(&out.stderr), 400)
+            crate::text::excerpt(&String::from_utf8_lossy(&out.stderr), 400)
         );
     }
     let installed = npm_dir
@@ -235,11 +235,22 @@ impl Workerd {
     /// Starts `binary` serving `worker` on `127.0.0.1:<free port>` and waits until it listens.
     /// Outbound fetches may reach loopback and private addresses (the sandbox's origins).
     pub fn start(binary: &Path, worker: &WorkerScript) -> Result<Workerd> {
+        Workerd::start_with_egress(binary, worker, None)
+    }
+
+    /// As [`Workerd::start`], but with `egress` every outbound fetch of the Worker goes to that
+    /// address as plain HTTP, its `Host` naming where it was meant to go: the sandbox edge
+    /// decides there, as Cloudflare does, what a Worker's subrequest reaches.
+    pub fn start_with_egress(
+        binary: &Path,
+        worker: &WorkerScript,
+        egress: Option<SocketAddr>,
+    ) -> Result<Workerd> {
         let dir = tempfile::Builder::new()
             .prefix("failover-workerd-")
             .tempdir()
             .context("cannot create a directory for the workerd config")?;
-        let config = capnp_config(worker)?;
+        let config = capnp_config(worker, egress)?;
         std::fs::write(dir.path().join("worker.js"), &worker.script)
             .context("cannot write the Worker script")?;
         for (i, b) in worker.bindings.iter().enumerate() {
@@ -302,8 +313,12 @@ impl Workerd {
     }
 
     /// [`Workerd::start`] off the async threads: startup blocks until the port is reported.
-    pub async fn spawn(binary: PathBuf, worker: WorkerScript) -> Result<Workerd> {
-        tokio::task::spawn_blocking(move || Workerd::start(&binary, &worker))
+    pub async fn spawn(
+        binary: PathBuf,
+        worker: WorkerScript,
+        egress: Option<SocketAddr>,
+    ) -> Result<Workerd> {
+        tokio::task::spawn_blocking(move || Workerd::start_with_egress(&binary, &worker, egress))
             .await
             .context("the workerd start task failed")?
     }
@@ -327,7 +342,7 @@ impl Workerd {
     pub fn log_tail(&self) -> String {
         let log = std::fs::read(self.dir.path().join(LOG_FILE)).unwrap_or_default();
         let tail = &log[log.len().saturating_sub(2048)..];
-        crate::ui::sanitize(String::from_utf8_lossy(tail).trim())
+        crate::text::sanitize(String::from_utf8_lossy(tail).trim())
     }
 
     pub fn pid(&self) -> u32 {
@@ -393,9 +408,9 @@ fn wait_for_port(reader: std::os::unix::net::UnixStream) -> Result<u16> {
 }
 
 /// The capnp text config: one Worker bound to the `http` socket, with outbound fetches allowed
-/// to loopback and private networks. Script and bindings are embedded from files, so no
-/// user-supplied text is ever quoted into the config.
-fn capnp_config(worker: &WorkerScript) -> Result<String> {
+/// to loopback and private networks, or all sent to `egress`. Script and bindings are embedded
+/// from files, so no user-supplied text is ever quoted into the config.
+fn capnp_config(worker: &WorkerScript, egress: Option<SocketAddr>) -> Result<String> {
     let date = &worker.compatibility_date;
     let is_date = date.len() == 10
         && date.bytes().enumerate().all(|(i, b)| {
@@ -431,7 +446,7 @@ fn capnp_config(worker: &WorkerScript) -> Result<String> {
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
-    (name = "outbound", network = (allow = ["local", "private"])),
+    {outbound},
   ],
   sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
 );
@@ -445,13 +460,23 @@ const worker :Workerd.Worker = (
   globalOutbound = "outbound",
 );
 "#,
-        bindings = bindings.join("\n")
+        bindings = bindings.join("\n"),
+        outbound = match egress {
+            Some(addr) =>
+                format!("(name = \"outbound\", external = (address = \"{addr}\", http = ()))"),
+            None =>
+                "(name = \"outbound\", network = (allow = [\"local\", \"private\"]))".to_owned(),
+        }
     ))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn capnp_config_of(worker: &WorkerScript) -> Result<String> {
+        capnp_config(worker, None)
+    }
 
     #[test]
     fn an_explicit_binary_that_is_missing_is_an_error() {
@@ -462,7 +487,7 @@ mod tests {
 
     #[test]
     fn config_embeds_rather_than_quotes() {
-        let cfg = capnp_config(&WorkerScript {
+        let cfg = capnp_config_of(&WorkerScript {
             script: "export default {}".into(),
             bindings: vec![
                 Binding::PlainText {
@@ -492,9 +517,9 @@ mod tests {
             }],
             compatibility_date: date.into(),
         };
-        assert!(capnp_config(&w("OK_1", "2025-09-01")).is_ok());
-        assert!(capnp_config(&w("bad\"name", "2025-09-01")).is_err());
-        assert!(capnp_config(&w("OK", "2025-9-1")).is_err());
-        assert!(capnp_config(&w("OK", "2025-09-01\"")).is_err());
+        assert!(capnp_config_of(&w("OK_1", "2025-09-01")).is_ok());
+        assert!(capnp_config_of(&w("bad\"name", "2025-09-01")).is_err());
+        assert!(capnp_config_of(&w("OK", "2025-9-1")).is_err());
+        assert!(capnp_config_of(&w("OK", "2025-09-01\"")).is_err());
     }
 }

@@ -184,7 +184,7 @@ zone = "{ZONE}"
             path: path.to_owned(),
             status,
             server,
-            body: crate::ui::excerpt(&body, 80),
+            body: crate::text::excerpt(&body, 80),
         })
     }
 
@@ -266,7 +266,7 @@ fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
     resp.headers()
         .get(name)
         .and_then(|v| v.to_str().ok())
-        .map(crate::ui::sanitize)
+        .map(crate::text::sanitize)
 }
 
 fn marker(resp: &reqwest::Response) -> Result<String, String> {
@@ -353,7 +353,7 @@ async fn check_cookie(
     Ok(format!(
         "{} Set-Cookie kept; {}",
         cookies.len(),
-        crate::ui::excerpt(session, 60)
+        crate::text::excerpt(session, 60)
     ))
 }
 
@@ -392,7 +392,7 @@ async fn check_websocket(edge: SocketAddr, public: &str) -> Result<String, Strin
             .headers()
             .get(crate::worker::MARKER_HEADER)
             .and_then(|v| v.to_str().ok())
-            .map(crate::ui::sanitize);
+            .map(crate::text::sanitize);
         let text = "ping from the drill";
         ws.send(tokio_tungstenite::tungstenite::Message::text(text))
             .await

@@ -11,6 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::exit::{Exit, Fatal};
+use crate::text::sanitize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -232,8 +233,8 @@ impl Printer {
         Ok(())
     }
 
-    /// One keypress after a walk-through step: `e` shows the evidence, `a` runs to the end
-    /// without stopping, anything else goes on. Without a terminal (or with `--yes`) it asks
+    /// One keypress at a walk-through: `e` shows the evidence, `a` runs to the end without
+    /// stopping, `w` takes the walk offered, anything else goes on. Without a terminal (or with `--yes`) it asks
     /// nothing and goes on. Ctrl-C restores the terminal and ends the run (exit 130).
     pub fn step_key(&self, hint: &str) -> Result<StepKey> {
         if !self.interactive || self.yes {
@@ -249,6 +250,7 @@ impl Printer {
             console::Key::CtrlC => Err(Fatal::new(Exit::Interrupted, "interrupted").into()),
             console::Key::Char('e' | 'E') => Ok(StepKey::Evidence),
             console::Key::Char('a' | 'A') => Ok(StepKey::All),
+            console::Key::Char('w' | 'W') => Ok(StepKey::Walk),
             _ => Ok(StepKey::Next),
         }
     }
@@ -329,6 +331,8 @@ pub enum StepKey {
     Next,
     Evidence,
     All,
+    /// `w`: take the walk-through that is offered.
+    Walk,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -399,36 +403,6 @@ impl Spinner {
     }
 }
 
-/// Remote text is untrusted on a terminal: control characters (ANSI escapes, backspaces,
-/// carriage returns) are shown escaped, so a hostile body or TXT record cannot garble the screen.
-pub fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            c if c.is_control()
-                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                out.extend(c.escape_default())
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A single-line, length-bounded, sanitized excerpt of remote text for evidence lines.
-pub fn excerpt(s: &str, max: usize) -> String {
-    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let clean = sanitize(&one_line);
-    if clean.chars().count() <= max {
-        clean
-    } else {
-        let cut: String = clean.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    }
-}
-
 /// Whether stdin/stderr are terminals (asked once by the entry point).
 pub fn stdin_is_tty() -> bool {
     std::io::stdin().is_terminal()
@@ -459,13 +433,5 @@ mod tests {
         assert_eq!(rows_taken(80, 80), 1);
         assert_eq!(rows_taken(81, 80), 2);
         assert_eq!(rows_taken(200, 0), 1);
-    }
-
-    #[test]
-    fn sanitize_escapes_controls() {
-        assert_eq!(sanitize("ok\x1b[2Jx\r\u{7}"), "ok\\u{1b}[2Jx\\r\\u{7}");
-        assert_eq!(sanitize("a\u{202e}b"), "a\\u{202e}b");
-        assert_eq!(excerpt("a\n  b\tc", 10), "a b c");
-        assert_eq!(excerpt("abcdefghijkl", 5), "abcd…");
     }
 }

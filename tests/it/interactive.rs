@@ -543,8 +543,8 @@ fn init_prompt_that_wraps_shows_once() {
     );
 }
 
-/// The walk-through: step titles and whys, a result line each, the evidence on `e`, the
-/// verdict, and the offer to deploy (declined here).
+/// The verdict first, then the walk-through when asked for (`w`): step titles and whys, a
+/// result line each, the evidence on `e`; then the offer to deploy (declined here).
 #[test]
 fn diagnose_walk_through_in_a_terminal() {
     let world = World::new().outage();
@@ -552,6 +552,10 @@ fn diagnose_walk_through_in_a_terminal() {
     let mut args = vec!["diagnose".to_owned()];
     args.extend(world.probe_args());
     let mut screen = world.pty(&args);
+    screen.wait_for("DNS TARGET FAILURE  action: deploy-proxy");
+    screen.wait_for("failover deploy-proxy --dry-run");
+    screen.wait_for("w: walk through the 7 steps and their evidence");
+    screen.keys("w");
     screen.wait_for("Heroku: the custom domain's DNS target fails while the app still runs");
     screen.wait_for("[1/7] Resolve the custom domain");
     screen.wait_for("The custom domain must CNAME to the platform's DNS target");
@@ -585,8 +589,6 @@ fn diagnose_walk_through_in_a_terminal() {
     screen.wait_for("[5/7] Open a WebSocket on the public URL");
     screen.wait_for("skipped: {websocket_path} has no value in this configuration");
     screen.wait_for("[7/7] Read the Heroku and Cloudflare status pages");
-    screen.wait_for("DNS TARGET FAILURE  action: deploy-proxy");
-    screen.wait_for("failover deploy-proxy --dry-run");
     screen.wait_for("Deploy the emergency proxy now?");
     screen.keys("n");
     screen.wait_for("When you are ready:");
@@ -604,13 +606,16 @@ fn diagnose_walk_through_ctrl_c_exits_130() {
     args.extend(world.probe_args());
     // The escape sequences are kept, to see the cursor shown again after the interrupt.
     let mut screen = Screen::spawn_with(on_terminal(failover(world.dir.path()).args(&args)), false);
+    screen.wait_for("HEALTHY");
+    screen.wait_for("w: walk through");
+    screen.keys("w");
     screen.wait_for("[1/7] Resolve the custom domain");
     screen.wait_for("e: evidence");
     screen.keys("\x03");
     let (code, shown) = screen.exit();
     assert_eq!(code, 130, "{shown}");
-    assert!(!shown.contains("HEALTHY"), "{shown}");
     let after = &shown[shown.rfind("e: evidence").unwrap()..];
+    assert!(!after.contains("[2/7]"), "{shown}");
     assert!(
         after.contains("\x1b[?25h"),
         "cursor not shown again: {after:?}"
@@ -626,17 +631,18 @@ fn diagnose_walk_through_ctrl_c_exits_130() {
         "{drawn}"
     );
 
-    // And at the offer to deploy, after the verdict.
+    // And at the offer to deploy, after the verdict (the walk-through declined with Enter).
     let world = world.outage();
     let mut screen = world.pty(&args);
-    screen.wait_for("e: evidence");
-    screen.keys("a");
+    screen.wait_for("w: walk through");
+    screen.keys("\r");
     screen.wait_for("Deploy the emergency proxy now?");
     screen.keys("\x03");
     let (code, shown) = screen.exit();
     assert_eq!(code, 130, "{shown}");
     assert!(!shown.contains("When you are ready"), "{shown}");
     assert!(shown.trim_end().ends_with("interrupted"), "{shown}");
+    assert!(!shown.contains("[1/7]"), "{shown}");
 }
 
 /// With a terminal but --no-input, --yes, --json, -q or CI set, or with stdin not a terminal:
@@ -702,13 +708,37 @@ fn diagnose_never_prompts_without_a_person() {
         screen.wait_for(expected);
         let (code, shown) = screen.exit();
         assert_eq!(code, 3, "{name}: {shown}");
-        for prompt in ["e: evidence", "Deploy the emergency proxy now?", "[1/7]"] {
+        for prompt in [
+            "w: walk through",
+            "e: evidence",
+            "Deploy the emergency proxy now?",
+            "[1/7]",
+        ] {
             assert!(
                 !shown.contains(prompt),
                 "{name} showed {prompt:?}:\n{shown}"
             );
         }
     }
+    // stdout to a file while stdin and stderr stay on the terminal: the verdict is in the file
+    // and nothing waits for a key.
+    let mut sh = Command::new("sh");
+    sh.current_dir(world.dir.path()).env("NO_COLOR", "1").args([
+        "-c".to_owned(),
+        format!("exec \"$0\" diagnose {probe} > out.txt"),
+        BIN.to_owned(),
+    ]);
+    let (code, shown) = Screen::spawn(on_terminal(&mut sh)).exit();
+    assert_eq!(code, 3, "stdout to a file: {shown}");
+    for prompt in ["w: walk through", "Deploy the emergency proxy now?"] {
+        assert!(
+            !shown.contains(prompt),
+            "stdout to a file showed {prompt:?}:\n{shown}"
+        );
+    }
+    let written = std::fs::read_to_string(world.dir.path().join("out.txt")).unwrap();
+    assert!(written.contains("DNS TARGET FAILURE"), "{written}");
+
     // And with no terminal at all (the test harness's own pipes), the same document as before.
     let out = world.diagnose(&["--json"]);
     assert_eq!(out.json()["verdict"], "dns_target_failure");
@@ -753,9 +783,9 @@ fn diagnose_offer_runs_deploy_with_the_plan_first() {
     let mut cmd = failover(world.dir.path());
     with_api(cmd.args(&args), &cf);
     let mut screen = Screen::spawn(on_terminal(&mut cmd));
-    screen.wait_for("e: evidence");
-    screen.keys("a");
     screen.wait_for("DNS TARGET FAILURE  action: deploy-proxy");
+    screen.wait_for("w: walk through");
+    screen.keys("\r");
     screen.wait_for("Deploy the emergency proxy now?");
     screen.keys("y");
     screen.wait_for(&format!("Plan for {PUBLIC} (zone example.test):"));

@@ -11,5 +11,6 @@ mod interactive;
 mod manners;
 mod runbook;
 mod support;
+mod tidy;
 mod whoami;
 mod worker;

@@ -1,0 +1,748 @@
+//! The drill: the whole incident of October 2025 on this machine. It stands up the world on
+//! loopback (`sandbox::world`), then plays the incident with the engineer's operations (the
+//! same ones the commands run, against the sandbox Cloudflare API and the stand-in edge):
+//! healthy, the DNS target breaks, diagnose, deploy-proxy, checks through the public URL, the
+//! platform recovers, diagnose, rollback, healthy. It ends with the timeline, the time to
+//! mitigation and the incident report written from the journal.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::cli::{ApiArgs, ProbeArgs};
+use crate::config::{Env, LoadedFile, Settings};
+use crate::diagnose::{Action, Verdict};
+use crate::engine;
+use crate::exit::{Exit, Fatal};
+use crate::report::incident::{human_duration, Incident};
+use crate::runbook::Runbook;
+use crate::sandbox::workerd;
+use crate::sandbox::world::{FeatureCheck, World};
+use crate::state::{now_rfc3339, Journal};
+use crate::ui::{Paint, Printer};
+
+pub const SCHEMA: &str = "failover.drill/v1";
+
+/// What the story's team took from the first alert to a working mitigation (83 minutes).
+const STORY_TTM_MS: u64 = 83 * 60 * 1000;
+
+/// The report the drill leaves in the state directory.
+pub const REPORT_FILE: &str = "drill-report.md";
+
+/// The `failover.drill/v1` document.
+#[derive(Debug, Serialize)]
+pub struct DrillDoc {
+    pub schema: &'static str,
+    /// Every stage went as the story says.
+    pub ok: bool,
+    pub public_url: String,
+    pub workerd: String,
+    pub stages: Vec<Stage>,
+    /// What users got through the public URL while the proxy served it.
+    pub features: Vec<FeatureCheck>,
+    /// Outage detected (first non-healthy verdict) to proxy verified through the public URL.
+    pub time_to_mitigation_ms: Option<u64>,
+    /// The same span in the story (October 2025).
+    pub story_time_to_mitigation_ms: u64,
+    pub report: Option<String>,
+    pub state_dir: String,
+    pub started_at: String,
+    pub elapsed_ms: u64,
+}
+
+/// One step of the incident: what was expected and what was seen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// The command the engineer runs at this step, if any.
+    pub command: Option<&'static str>,
+    /// `pass` when the observed outcome is the expected one, else `fail`.
+    pub outcome: &'static str,
+    pub expected: String,
+    pub observed: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<Action>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit: Option<u8>,
+    pub at: String,
+    pub elapsed_ms: u64,
+}
+
+/// Stands up the world, plays the story, writes the report; the document and the incident
+/// come back unprinted. `binary` is the workerd to run; `state_dir` takes the journal and the
+/// report.
+pub async fn run(
+    printer: &Printer,
+    env: &Env,
+    state_dir: &Path,
+    binary: PathBuf,
+) -> Result<(DrillDoc, Incident)> {
+    let started = Instant::now();
+    let started_at = now_rfc3339();
+
+    let spinner = printer
+        .progress()
+        .spinner("standing up the world on loopback");
+    let world = World::start(binary.clone())
+        .await
+        .context("cannot stand up the drill's world")?;
+    spinner.clear();
+    let journal = Journal::open(state_dir, "drill")?;
+    journal.append(
+        "started",
+        json!({
+            "public_url": world.public_url(),
+            "dns_target": world.target,
+            "workerd": binary.display().to_string(),
+            "world": world.path().display().to_string(),
+        }),
+    )?;
+    // The engineer's commands as they would run them: the world's config, its sandbox API
+    // and token, and the pin a real user does not need (the public host at the stand-in edge).
+    let inner_env = Env {
+        config: None,
+        api_token: Some(world.token.clone()),
+        account_id: None,
+        api_base: Some(world.cf.base_url().to_string()),
+        workerd: Some(binary.display().to_string()),
+        ci: env.ci,
+        no_color: env.no_color,
+        // The inner commands publish nothing to CI: the drill's summary stands for them.
+        ..Env::default()
+    };
+    let probe = ProbeArgs {
+        resolvers: Vec::new(),
+        resolve: vec![world.pin()],
+    };
+    let file = LoadedFile::read(&world.config)?;
+    let settings = Settings::resolve(&file, &inner_env, &probe, &ApiArgs::default())?;
+    let runbook_dir = world
+        .config
+        .parent()
+        .unwrap_or(world.path())
+        .join("runbooks");
+    let catalog = engine::load_runbooks(Some(&runbook_dir), None)
+        .map_err(|e| anyhow::anyhow!("the drill's runbooks: {e}"))?;
+    let runbook = engine::diagnose::select_runbook(&catalog, None, &settings)?;
+    let mut drill = Drill {
+        printer,
+        inner: inner_printer(printer),
+        world: &world,
+        settings: &settings,
+        runbook: &runbook,
+        state_dir,
+        journal: journal.clone(),
+        stages: Vec::new(),
+        features: Vec::new(),
+        detected: None,
+        ttm_ms: None,
+        current: ("", None),
+    };
+    drill.intro();
+    let played = drill.play().await;
+    journal.append(
+        "finished",
+        json!({
+            "outcome": match &played {
+                Ok(true) => "pass".to_owned(),
+                Ok(false) => "fail".to_owned(),
+                Err(e) => format!("error: {e:#}"),
+            },
+            "time_to_mitigation_ms": drill.ttm_ms,
+        }),
+    )?;
+    let Drill {
+        stages,
+        features,
+        ttm_ms,
+        ..
+    } = drill;
+    let public_url = world.public_url();
+    // The world stops before the report is written: nothing of it outlives the drill's answer.
+    drop(world);
+
+    let report_path = state_dir.join(REPORT_FILE);
+    let incident = engine::report::write_markdown(state_dir, &report_path)
+        .with_context(|| format!("cannot write the drill's report {}", report_path.display()));
+    // A command that could not run at all is the error (one error document under --json).
+    let ok = played?;
+    let incident = incident?;
+    let doc = DrillDoc {
+        schema: SCHEMA,
+        ok,
+        public_url,
+        workerd: binary.display().to_string(),
+        stages,
+        features,
+        time_to_mitigation_ms: ttm_ms,
+        story_time_to_mitigation_ms: STORY_TTM_MS,
+        report: Some(report_path.display().to_string()),
+        state_dir: state_dir.display().to_string(),
+        started_at,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    };
+    Ok((doc, incident))
+}
+
+/// The inner commands ask nothing (the drill consents for the engineer) and print nothing of
+/// their own (no plan lines, no spinners): the drill shows each one's result under its stage,
+/// and under `--json` its one document is the result.
+fn inner_printer(outer: &Printer) -> Printer {
+    Printer {
+        json: true,
+        yes: true,
+        interactive: false,
+        ..outer.clone()
+    }
+}
+
+/// workerd from `--workerd`, `FAILOVER_WORKERD`, node_modules, `PATH` or the user's cache; when
+/// absent, the pinned npm package is installed into that cache.
+pub async fn find_workerd(printer: &Printer, explicit: Option<String>) -> Result<PathBuf> {
+    match workerd::locate(explicit.as_deref()) {
+        Ok(path) => return Ok(path),
+        // An explicit path that is wrong is an error, not a reason to install another.
+        Err(e) if explicit.is_some() => return Err(Fatal::usage(e.to_string()).into()),
+        Err(_) => {}
+    }
+    let spinner = printer.progress().spinner(format!(
+        "installing workerd {} (the Workers runtime) with npm into your cache",
+        workerd::PINNED_VERSION
+    ));
+    printer.info(format!(
+        "workerd not found: installing the pinned npm package workerd@{} into {}",
+        workerd::PINNED_VERSION,
+        workerd::cached_binary()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    ));
+    let installed = tokio::task::spawn_blocking(workerd::install_pinned)
+        .await
+        .context("the workerd install task failed")?;
+    spinner.clear();
+    let path = installed.context("cannot install workerd")?;
+    printer.info(format!("installed workerd at {}", path.display()));
+    Ok(path)
+}
+
+struct Drill<'a> {
+    printer: &'a Printer,
+    /// The printer of the engineer's commands: see [`inner_printer`].
+    inner: Printer,
+    world: &'a World,
+    settings: &'a Settings,
+    runbook: &'a Runbook,
+    state_dir: &'a Path,
+    journal: Journal,
+    stages: Vec<Stage>,
+    features: Vec<FeatureCheck>,
+    detected: Option<Instant>,
+    ttm_ms: Option<u64>,
+    /// The title and command of the stage announced last, which the next record belongs to.
+    current: (&'static str, Option<&'static str>),
+}
+
+/// What a stage observed against what the story expects.
+struct Outcome {
+    pass: bool,
+    expected: String,
+    observed: String,
+    diagnosis: Option<(Verdict, Action)>,
+    exit: Option<Exit>,
+}
+
+/// How many stages the story has (for "3/8").
+const STAGES: usize = 8;
+
+impl Drill<'_> {
+    fn p(&self) -> &Printer {
+        self.printer
+    }
+
+    fn intro(&self) {
+        let p = self.p();
+        p.info(format!(
+            "{}\n\
+             A platform's DNS target stops resolving while the app behind it runs on. Everything\n\
+             below runs on this machine: a DNS server, the app, a staging copy in another region,\n\
+             status pages, a sandbox Cloudflare API and a stand-in for Cloudflare's edge that runs\n\
+             Workers in workerd. No account, no network.\n\n\
+             public URL  {}  (CNAME {} via the edge)\n\
+             origin      {}  (the app, direct)\n\
+             world       {}",
+            p.paint("failover drill: October 2025, on loopback", Paint::Bold),
+            self.world.public_url(),
+            self.world.target,
+            self.world.origin.url(),
+            self.world.path().display(),
+        ));
+    }
+
+    /// Says what is happening and what the engineer does, then waits on a terminal.
+    fn announce(
+        &mut self,
+        n: usize,
+        title: &'static str,
+        story: &str,
+        command: Option<&'static str>,
+    ) -> Result<()> {
+        self.current = (title, command);
+        let p = self.p();
+        let mut text = format!(
+            "\n{} {}\n",
+            p.paint(&format!("[{n}/{STAGES}]"), Paint::Cyan),
+            p.paint(title, Paint::Bold)
+        );
+        for line in story.lines() {
+            let _ = writeln!(text, "      {line}");
+        }
+        if let Some(cmd) = command {
+            let _ = writeln!(
+                text,
+                "      The engineer runs: {}",
+                p.paint(cmd, Paint::Bold)
+            );
+        }
+        p.info(text.trim_end());
+        p.pause("      Press Enter to go on…")
+    }
+
+    /// Runs one of the engineer's commands under a spinner named after it.
+    async fn running<T>(
+        &self,
+        command: &str,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let spinner = self.p().progress().spinner(command);
+        let done = work.await;
+        spinner.clear();
+        done.with_context(|| format!("{command} could not run"))
+    }
+
+    /// Shows a command's own human output, indented under its stage.
+    fn show(&self, output: &str) {
+        let bar = self.p().paint("│", Paint::Dim);
+        let text: Vec<String> = output
+            .trim_end()
+            .lines()
+            .map(|l| format!("      {bar} {l}"))
+            .collect();
+        self.p().info(text.join("\n"));
+    }
+
+    /// Records the stage announced last, journals it, says how it went; `false` when it went
+    /// against the story.
+    fn record(&mut self, name: &'static str, o: Outcome, started: Instant) -> Result<bool> {
+        let (title, command) = self.current;
+        let pass = o.pass;
+        let stage = Stage {
+            name,
+            title,
+            command,
+            outcome: if pass { "pass" } else { "fail" },
+            expected: o.expected,
+            observed: crate::text::excerpt(&o.observed, 300),
+            verdict: o.diagnosis.map(|d| d.0),
+            action: o.diagnosis.map(|d| d.1),
+            exit: o.exit.map(Exit::code),
+            at: now_rfc3339(),
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
+        self.journal
+            .append("stage", serde_json::to_value(&stage)?)?;
+        let p = self.p();
+        let line = if pass {
+            format!(
+                "      {} {} ({})",
+                p.paint("✓", Paint::Green),
+                stage.observed,
+                human_duration(stage.elapsed_ms)
+            )
+        } else {
+            format!(
+                "      {} expected {}, saw {}",
+                p.paint("✗", Paint::Red),
+                stage.expected,
+                stage.observed
+            )
+        };
+        p.info(line);
+        self.stages.push(stage);
+        Ok(pass)
+    }
+
+    /// Runs `failover diagnose` and checks its verdict and action.
+    async fn diagnose(&mut self, name: &'static str, want: (Verdict, Action)) -> Result<bool> {
+        let started = Instant::now();
+        let journal = Journal::open(self.state_dir, "diagnose")?;
+        let done = self
+            .running(
+                "failover diagnose",
+                engine::diagnose::run(
+                    &self.inner,
+                    self.settings,
+                    self.runbook,
+                    &journal,
+                    Instant::now(),
+                ),
+            )
+            .await?;
+        let d = &done.diagnosis;
+        self.show(&crate::report::diagnosis::render(
+            &self.inner,
+            d,
+            done.elapsed_ms,
+            false,
+        ));
+        let outcome = Outcome {
+            pass: (d.verdict, d.action) == want,
+            expected: format!("{} -> {}", verdict_name(want.0), action_name(want.1)),
+            observed: format!(
+                "{} -> {}: {}",
+                verdict_name(d.verdict),
+                action_name(d.action),
+                d.summary
+            ),
+            diagnosis: Some((d.verdict, d.action)),
+            exit: Some(done.exit()),
+        };
+        self.record(name, outcome, started)
+    }
+
+    /// The incident, stage by stage; `Ok(false)` stops at the first stage that goes wrong.
+    async fn play(&mut self) -> Result<bool> {
+        let host = crate::sandbox::world::PUBLIC_HOST;
+        let target = self.world.target.clone();
+
+        self.announce(
+            1,
+            "All is well",
+            &format!(
+                "{host} is proxied at the edge (here a stand-in for Cloudflare's); its record\n\
+                 CNAMEs to the platform's DNS target {target}.\n\
+                 Users reach the app through that target. A baseline first."
+            ),
+            Some("failover diagnose"),
+        )?;
+        if !self
+            .diagnose("healthy", (Verdict::Healthy, Action::None))
+            .await?
+        {
+            return Ok(false);
+        }
+
+        self.announce(
+            2,
+            "The platform's DNS target stops resolving",
+            &format!(
+                "{target} now answers SERVFAIL.\n\
+                 The app itself runs on, but the edge cannot find it: every user gets\n\
+                 530 \"error code: 1016\". The pager goes off."
+            ),
+            None,
+        )?;
+        let started = Instant::now();
+        self.world.break_target();
+        self.journal.append(
+            "event",
+            json!({"what": format!("the platform DNS target {target} starts answering SERVFAIL (simulated); the app runs on")}),
+        )?;
+        let visit = self.world.visit("/health").await?;
+        self.show(&format!(
+            "GET {}/health -> {} (server: {}) {}",
+            self.world.public_url(),
+            visit.status,
+            visit.server.as_deref().unwrap_or("-"),
+            visit.body
+        ));
+        if !self.record(
+            "outage",
+            Outcome {
+                pass: visit.status == 530 && visit.body.contains("1016"),
+                expected: "530 error code: 1016 for users".to_owned(),
+                observed: format!("{} {}", visit.status, visit.body),
+                diagnosis: None,
+                exit: None,
+            },
+            started,
+        )? {
+            return Ok(false);
+        }
+
+        self.announce(
+            3,
+            "Diagnose",
+            "Is it the platform's DNS, the app, or the edge? diagnose asks every resolver about\n\
+             the target, the app directly, the edge, the staging copy in the EU and the status\n\
+             pages, at once, under one deadline.",
+            Some("failover diagnose"),
+        )?;
+        let ok = self
+            .diagnose("diagnose", (Verdict::DnsTargetFailure, Action::DeployProxy))
+            .await?;
+        self.detected = Some(Instant::now());
+        if !ok {
+            return Ok(false);
+        }
+
+        self.announce(
+            4,
+            "Deploy the emergency proxy",
+            "A Worker on the public host's route fetches every request from the direct origin,\n\
+             keeping the custom domain. deploy-proxy plans against live Cloudflare state,\n\
+             applies (journaled) and verifies through the public URL.",
+            Some("failover deploy-proxy --yes"),
+        )?;
+        let started = Instant::now();
+        let journal = Journal::open(self.state_dir, "deploy-proxy")?;
+        let opts = engine::deploy::Options::default();
+        let (deployment, exit) = self
+            .running(
+                "failover deploy-proxy --yes",
+                engine::deploy::run(&self.inner, self.settings, &journal, &opts),
+            )
+            .await?;
+        self.show(&crate::text::sanitize(&deployment.human()));
+        if !self.record(
+            "deploy",
+            Outcome {
+                pass: exit == Exit::Success && deployment.verification.verified == Some(true),
+                expected: "applied and verified".to_owned(),
+                observed: format!(
+                    "{} change(s) applied, verified: {}",
+                    deployment.applied.len(),
+                    deployment
+                        .verification
+                        .verified
+                        .map_or("skipped".to_owned(), |v| v.to_string())
+                ),
+                diagnosis: None,
+                exit: Some(exit),
+            },
+            started,
+        )? {
+            return Ok(false);
+        }
+
+        self.announce(
+            5,
+            "What do users get now?",
+            "Through the public URL: a REST call with JSON, a redirect to the app's own host, a\n\
+             cookie scoped to that host, a CORS preflight and a WebSocket echo.",
+            None,
+        )?;
+        let started = Instant::now();
+        let features = self.world.exercise().await;
+        let all_ok = features.iter().all(|f| f.ok);
+        self.journal
+            .append("verified", json!({"ok": all_ok, "checks": &features}))?;
+        if all_ok {
+            self.ttm_ms = self.detected.map(|d| d.elapsed().as_millis() as u64);
+        }
+        let p = self.p();
+        let lines: Vec<String> = features
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {:<9} {}",
+                    if f.ok {
+                        p.paint("✓", Paint::Green)
+                    } else {
+                        p.paint("✗", Paint::Red)
+                    },
+                    f.name,
+                    f.detail
+                )
+            })
+            .collect();
+        self.show(&lines.join("\n"));
+        let failed: Vec<&str> = features
+            .iter()
+            .filter(|f| !f.ok)
+            .map(|f| f.name.as_str())
+            .collect();
+        let observed = if all_ok {
+            format!(
+                "REST, redirect, cookie, CORS and WebSocket work through the proxy; mitigated {} after detection",
+                self.ttm_ms.map(human_duration).unwrap_or_default()
+            )
+        } else {
+            format!("failing: {}", failed.join(", "))
+        };
+        self.features = features;
+        if !self.record(
+            "verify",
+            Outcome {
+                pass: all_ok,
+                expected: "every check passes".to_owned(),
+                observed,
+                diagnosis: None,
+                exit: None,
+            },
+            started,
+        )? {
+            return Ok(false);
+        }
+
+        self.announce(
+            6,
+            "The platform recovers",
+            &format!(
+                "{target} resolves again.\n\
+                 The proxy still serves {host}; diagnose sees it, checks the platform\n\
+                 path behind it, and says when to roll back."
+            ),
+            Some("failover diagnose"),
+        )?;
+        self.world.heal_target();
+        self.journal.append(
+            "event",
+            json!({"what": format!("the platform DNS target {target} resolves again (simulated)")}),
+        )?;
+        if !self
+            .diagnose("recovered", (Verdict::ProxyActive, Action::Rollback))
+            .await?
+        {
+            return Ok(false);
+        }
+
+        self.announce(
+            7,
+            "Roll back",
+            "rollback finds what deploy-proxy made (from Cloudflare itself), checks the platform\n\
+             path is healthy, removes the Worker and its route, restores DNS and verifies.",
+            Some("failover rollback --yes"),
+        )?;
+        let started = Instant::now();
+        let journal = Journal::open(self.state_dir, "rollback")?;
+        let opts = engine::rollback::Options::default();
+        let (rollback, exit) = self
+            .running(
+                "failover rollback --yes",
+                engine::rollback::run(&self.inner, self.settings, &journal, &opts),
+            )
+            .await?;
+        self.show(&crate::text::sanitize(&rollback.human()));
+        let running = self.world.edge.runtime_pids().await;
+        if !self.record(
+            "rollback",
+            Outcome {
+                pass: exit == Exit::Success
+                    && rollback.verification.verified == Some(true)
+                    && running.is_empty(),
+                expected: "removed, verified, the Worker stopped at the edge".to_owned(),
+                observed: format!(
+                    "{} change(s) applied, verified: {}, Workers running at the edge: {}",
+                    rollback.applied.len(),
+                    rollback
+                        .verification
+                        .verified
+                        .map_or("skipped".to_owned(), |v| v.to_string()),
+                    running.len()
+                ),
+                diagnosis: None,
+                exit: Some(exit),
+            },
+            started,
+        )? {
+            return Ok(false);
+        }
+
+        self.announce(
+            8,
+            "Healthy again",
+            "Back on the normal path, with nothing of the proxy left behind.",
+            Some("failover diagnose"),
+        )?;
+        self.diagnose("healthy_again", (Verdict::Healthy, Action::None))
+            .await
+    }
+}
+
+fn verdict_name(v: Verdict) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn action_name(a: Action) -> String {
+    serde_json::to_value(a)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The drill's human result: the timeline, the time to mitigation, where the report is.
+pub fn summary(p: &Printer, doc: &DrillDoc, incident: &Incident) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", p.paint("Timeline", Paint::Bold));
+    for m in &incident.milestones {
+        let since = m
+            .since_detected_ms
+            .map(|ms| format!("+{}", human_duration(ms)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {}  {:>9}  {}", clock(&m.at), since, m.label);
+    }
+    let _ = writeln!(out);
+    match doc.time_to_mitigation_ms {
+        Some(ms) => {
+            let _ = writeln!(
+                out,
+                "{} {} (outage detected -> proxy verified through the public URL)",
+                p.paint("Time to mitigation:", Paint::Bold),
+                p.paint(&human_duration(ms), Paint::Green)
+            );
+            let _ = writeln!(
+                out,
+                "In October 2025 the story's team took {} minutes.",
+                STORY_TTM_MS / 60_000
+            );
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "{} not reached",
+                p.paint("Time to mitigation:", Paint::Bold)
+            );
+        }
+    }
+    let failed = doc.stages.iter().find(|s| s.outcome != "pass");
+    let _ = match failed {
+        None => writeln!(
+            out,
+            "{} all {} stages went as expected",
+            p.paint("✓", Paint::Green),
+            doc.stages.len()
+        ),
+        Some(s) => writeln!(
+            out,
+            "{} stage {:?} went wrong: expected {}, saw {}",
+            p.paint("✗", Paint::Red),
+            s.name,
+            s.expected,
+            s.observed
+        ),
+    };
+    if let Some(report) = &doc.report {
+        let _ = writeln!(
+            out,
+            "Incident report: {report}  (again any time: failover report)"
+        );
+    }
+    out
+}
+
+/// `07:12:03.456` from an RFC 3339 timestamp.
+fn clock(ts: &str) -> String {
+    ts.split_once('T')
+        .map(|(_, t)| t.trim_end_matches('Z').chars().take(12).collect())
+        .unwrap_or_else(|| ts.to_owned())
+}
