@@ -119,6 +119,14 @@ impl Deployment {
                 "The emergency proxy {} is already live for {}; nothing changed.\n",
                 self.script, self.host
             ));
+        } else if self.verification.verified == Some(false) {
+            // Applied is not mitigated: the heading must not promise what verification denied.
+            out.push_str(&format!(
+                "Applied the emergency proxy {} for {}, but verification FAILED: users may still \
+                 be failing (see below; `failover status`, then `failover deploy-proxy` again \
+                 or `failover rollback`):\n",
+                self.script, self.host
+            ));
         } else {
             out.push_str(&format!(
                 "Deployed the emergency proxy {} for {}:\n",
@@ -220,6 +228,12 @@ impl Rollback {
             out.push_str(&format!(
                 "No emergency proxy of failover is deployed for {}; nothing changed.\n",
                 self.host
+            ));
+        } else if self.verification.verified == Some(false) {
+            out.push_str(&format!(
+                "Removed the emergency proxy {} for {}, but verification FAILED: the public URL \
+                 does not answer through the platform path yet (see below; `failover status`):\n",
+                self.script, self.host
             ));
         } else {
             out.push_str(&format!(

@@ -375,7 +375,10 @@ pub fn drill(stages: &[(String, bool)], time_to_mitigation_ms: Option<u64>) -> C
         ));
     }
     if let Some(ms) = time_to_mitigation_ms {
-        md.push_str(&format!("\nTime to mitigation: {} s\n", ms / 1000));
+        md.push_str(&format!(
+            "\nTime to mitigation: {}\n",
+            super::incident::human_duration(ms)
+        ));
     }
     let annotations = stages
         .iter()

@@ -113,3 +113,102 @@ fn a_failure_is_annotated_and_summaries_append() {
         &["### ✗ failover status failed", "no Cloudflare API token"],
     );
 }
+
+/// `diagnose` in CI: the verdict and the failing checks in the summary, an error annotation
+/// for the incident; stdout is the document alone.
+#[test]
+fn diagnose_summarises_the_verdict() {
+    let dir = Scratch::new();
+    // Nothing answers on loopback port 9: an incident, without any network.
+    dir.write(
+        "failover.toml",
+        "[service]\npublic_url = \"http://api.example.test:9\"\norigin = \"http://127.0.0.1:9\"\n\
+         [dns]\nresolvers = [\"127.0.0.1:9\"]\ntimeout_ms = 300\n[probe]\ntimeout_ms = 500\ndeadline_ms = 2000\n",
+    );
+    let summary = dir.path().join("summary.md");
+    let out = run(failover(dir.path())
+        .args(["diagnose", "--json"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let doc = out.json();
+    let verdict = doc["verdict"].as_str().unwrap();
+    let text = std::fs::read_to_string(&summary).unwrap();
+    contains_all(
+        "summary",
+        &text,
+        &[
+            &format!("### ✗ failover diagnose: `{verdict}`"),
+            "| check | target | resolver | status | error | detail |",
+            "| `http.origin` |",
+        ],
+    );
+    contains_all(
+        "stderr",
+        &out.stderr,
+        &[&format!(
+            "::error title=failover diagnose%3A {verdict} (action%3A "
+        )],
+    );
+}
+
+/// deploy-proxy and rollback in CI: a dry run's plan; a failed verification as a failure in
+/// the summary, the annotation and the human heading (which never says "Deployed"); a
+/// rollback's changes.
+#[test]
+fn deploy_and_rollback_summaries() {
+    let w = World::new(true, true);
+    let (out, summary) = in_actions(&w, &["deploy-proxy", "--dry-run"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    contains_all(
+        "dry-run summary",
+        &summary,
+        &[
+            "### failover deploy-proxy (dry run): plan for `api.example.com`",
+            "Planned calls (nothing changed):",
+            "Verification: skipped",
+        ],
+    );
+
+    // A WebSocket path the app does not serve: applied, but not verified.
+    let config = std::fs::read_to_string(w.dir.path().join("failover.toml")).unwrap();
+    w.dir.write(
+        "failover.toml",
+        &config.replace("/cable", "/no-websocket-here"),
+    );
+    let (out, summary) = in_actions(&w, &["deploy-proxy", "--yes"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(!out.stdout.contains("Deployed"), "{}", out.stdout);
+    contains_all(
+        "stdout",
+        &out.stdout,
+        &["Applied the emergency proxy failover-api-example-com for api.example.com, but verification FAILED"],
+    );
+    contains_all(
+        "failed summary",
+        &summary,
+        &[
+            "### ✗ failover deploy-proxy: `failover-api-example-com` applied, verification failed",
+            "WebSocket at `/no-websocket-here`: ✗",
+        ],
+    );
+    contains_all(
+        "stderr",
+        &out.stderr,
+        &["::error title=failover deploy-proxy%3A verification failed::"],
+    );
+
+    w.dir.write("failover.toml", &config);
+    let (out, summary) = in_actions(&w, &["rollback", "--yes"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    contains_all(
+        "rollback summary",
+        &summary,
+        &[
+            "### ✓ failover rollback: `failover-api-example-com` removed for `api.example.com`",
+            "Platform path: **healthy**",
+            "Verification: ✓ passed",
+        ],
+    );
+    assert!(!out.stderr.contains("::error"), "{}", out.stderr);
+}
