@@ -75,6 +75,7 @@ impl Ctx {
             },
             color,
             stderr_tty,
+            stdout_tty: ui::stdout_is_tty(),
         };
         Ctx {
             printer,

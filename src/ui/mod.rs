@@ -33,6 +33,8 @@ pub struct Printer {
     pub color: StreamColor,
     /// stderr is a terminal (spinners are drawn only there).
     pub stderr_tty: bool,
+    /// stdout is a terminal: the human result is wrapped to its width.
+    pub stdout_tty: bool,
 }
 
 /// Whether each stream gets colour. Text is painted when either does and stripped on the way
@@ -53,6 +55,7 @@ impl Printer {
             verbosity: Verbosity::Normal,
             color: StreamColor::default(),
             stderr_tty: false,
+            stdout_tty: false,
         }
     }
 
@@ -279,6 +282,17 @@ impl Printer {
         strip_unless(self.color.stderr, text.as_ref())
     }
 
+    /// The width of the terminal on stderr, when it is one: lines for it are wrapped to it.
+    pub fn stderr_cols(&self) -> Option<usize> {
+        self.stderr_tty
+            .then(|| console::Term::stderr().size().1 as usize)
+    }
+
+    /// The width of the terminal on stdout, when the human result goes to one.
+    pub fn stdout_cols(&self) -> Option<usize> {
+        (self.stdout_tty && !self.json).then(|| console::Term::stdout().size().1 as usize)
+    }
+
     /// Colours `text` when either stream takes colour; each write strips what its stream
     /// does not take.
     pub fn paint(&self, text: &str, paint: Paint) -> String {
@@ -296,6 +310,37 @@ impl Printer {
         };
         style.apply_to(text).to_string()
     }
+}
+
+/// Each line of `text` wrapped at word boundaries to a terminal `cols` wide (unchanged when
+/// there is no terminal): a line keeps its own leading indentation, and its continuation lines
+/// start with `indent`, so a story or an evidence line stays in its column, gutter included.
+pub fn wrap(text: &str, indent: &str, cols: Option<usize>) -> String {
+    let Some(cols) = cols.filter(|c| *c > console::measure_text_width(indent) + 20) else {
+        return text.to_owned();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for line in text.split('\n') {
+        if console::measure_text_width(line) <= cols {
+            out.push(line.to_owned());
+            continue;
+        }
+        let body = line.trim_start_matches(' ');
+        let lead = &line[..line.len() - body.len()];
+        let options = textwrap::Options::new(cols)
+            .initial_indent(lead)
+            .subsequent_indent(indent)
+            // Host names and URLs are not split at their hyphens; only a word wider than the
+            // whole line is broken.
+            .word_splitter(textwrap::WordSplitter::NoHyphenation)
+            .break_words(true);
+        out.extend(
+            textwrap::wrap(body, options)
+                .into_iter()
+                .map(|l| l.into_owned()),
+        );
+    }
+    out.join("\n")
 }
 
 /// How many terminal rows a line of `width` columns takes on a terminal `cols` wide.
@@ -425,6 +470,21 @@ mod tests {
         assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
         p.yes = false;
         assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
+    }
+
+    #[test]
+    fn long_lines_wrap_with_their_gutter() {
+        let line = "      │ one two three four five six seven eight nine ten";
+        assert_eq!(wrap(line, "      │   ", None), line);
+        assert_eq!(wrap(line, "      │   ", Some(200)), line);
+        assert_eq!(
+            wrap(line, "      │   ", Some(33)),
+            "      │ one two three four five\n      │   six seven eight nine\n      │   ten"
+        );
+        assert_eq!(
+            wrap("short\n  a b c d e f g h i j k l m n o p", "    ", Some(25)),
+            "short\n  a b c d e f g h i j k l\n    m n o p"
+        );
     }
 
     #[test]

@@ -164,3 +164,41 @@ fn a_dry_run_without_a_token_points_offline() {
         ],
     );
 }
+
+/// The drill on an 80-column terminal: its story and the commands' output (evidence lines
+/// included) wrap at word boundaries under their gutter; no line runs past the edge for the
+/// terminal to break mid-word.
+#[test]
+fn long_lines_wrap_to_the_terminal() {
+    let Some(workerd) = crate::support::workerd_binary() else {
+        return;
+    };
+    let dir = Scratch::new();
+    let script = format!(
+        "stty cols 80 rows 50; FAILOVER_WORKERD='{}' \"$FAILOVER\" drill --yes",
+        workerd.display()
+    );
+    let (code, screen) = on_terminal(&dir, &script);
+    assert_eq!(code, 0, "{screen}");
+    let rows = std::num::NonZeroU16::new(4000).unwrap();
+    let cols = std::num::NonZeroU16::new(80).unwrap();
+    let mut terminal = vt100::Parser::new(rows, cols, 0);
+    // The session hands back one char per byte read: the bytes themselves are the screen's.
+    let bytes: Vec<u8> = screen.chars().map(|c| c as u32 as u8).collect();
+    terminal.process(&bytes);
+    let drawn = terminal.screen();
+    let overflowing: Vec<String> = (0..4000)
+        .filter(|r| drawn.row_wrapped(*r))
+        .filter_map(|r| drawn.rows(0, 80).nth(r as usize))
+        .collect();
+    assert!(
+        overflowing.is_empty(),
+        "lines ran past 80 columns:\n{}",
+        overflowing.join("\n")
+    );
+    let contents = drawn.contents();
+    assert!(
+        contents.lines().any(|l| l.starts_with("      │   ")),
+        "nothing was long enough to wrap under the gutter:\n{contents}"
+    );
+}
