@@ -106,6 +106,8 @@ pub struct FileConfig {
     pub status_pages: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub cloudflare: FileCloudflare,
+    #[serde(default)]
+    pub proxy: FileProxy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,6 +120,7 @@ pub struct FileService {
     pub dns_target: Option<Spanned<String>>,
     pub websocket_path: Option<Spanned<String>>,
     pub runbook: Option<Spanned<String>>,
+    pub origin_headers: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -148,6 +151,15 @@ pub struct FileCompare {
     pub public_url: Option<Spanned<String>>,
     pub origin: Option<Spanned<String>>,
     pub region: Option<Spanned<String>>,
+}
+
+/// `[proxy]`: how long the Worker waits for origins.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileProxy {
+    pub timeout_ms: Option<Spanned<i64>>,
+    pub attempt_timeout_ms: Option<Spanned<i64>>,
+    pub cooldown_ms: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -270,6 +282,7 @@ pub struct Settings {
     pub compare: Vec<Compare>,
     pub status_pages: Vec<StatusPage>,
     pub cloudflare: CloudflareSettings,
+    pub proxy: ProxySettings,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +295,39 @@ pub struct Service {
     pub dns_target: Option<String>,
     pub websocket_path: Option<String>,
     pub runbook: Option<String>,
+    /// Headers the proxy adds to every request to the direct URL (a platform that admits only
+    /// requests carrying its routing layer's id, e.g. `X-Azure-FDID`).
+    pub origin_headers: BTreeMap<String, String>,
+}
+
+/// Headers the proxy itself owns on the way to the origin; a configured value must not
+/// replace them.
+const OWN_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "upgrade",
+    "content-length",
+    "transfer-encoding",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+];
+
+fn origin_header_problem(name: &str, value: &str) -> Option<String> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+.^_`|~-".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Some(format!("{name:?} is not an HTTP header name"));
+    }
+    if OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return Some(format!(
+            "{name} is set by the proxy itself; the Host is always the origin URL's host"
+        ));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Some(format!("the value of {name} holds a control character"));
+    }
+    None
 }
 
 impl Service {
@@ -386,6 +432,32 @@ pub struct StatusPage {
     pub url: Url,
 }
 
+/// The Worker's bounded waits (`[proxy]`). Always `attempt_timeout <= timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// How long to wait for response headers from the last origin tried before answering 504.
+    pub timeout: Duration,
+    /// How long to wait for response headers before an idempotent request also tries the next
+    /// origin.
+    pub attempt_timeout: Duration,
+    /// How long an origin that just failed is skipped.
+    pub cooldown: Duration,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            timeout: Duration::from_millis(DEFAULT_PROXY_TIMEOUT_MS),
+            attempt_timeout: Duration::from_millis(DEFAULT_PROXY_ATTEMPT_TIMEOUT_MS),
+            cooldown: Duration::from_millis(DEFAULT_PROXY_COOLDOWN_MS),
+        }
+    }
+}
+
+pub const DEFAULT_PROXY_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_PROXY_ATTEMPT_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_PROXY_COOLDOWN_MS: u64 = 30_000;
+
 #[derive(Debug, Clone)]
 pub struct CloudflareSettings {
     pub account_id: Option<String>,
@@ -476,6 +548,19 @@ impl Settings {
         let health_path = path_field(&service.health_path, "service.health_path")?
             .unwrap_or_else(|| "/".to_owned());
         let websocket_path = path_field(&service.websocket_path, "service.websocket_path")?;
+        let origin_headers = match &service.origin_headers {
+            Some(h) => {
+                if let Some(m) = h
+                    .get_ref()
+                    .iter()
+                    .find_map(|(n, v)| origin_header_problem(n, v))
+                {
+                    return Err(file.err(Some(h.span()), "service.origin_headers", m));
+                }
+                h.get_ref().clone()
+            }
+            None => BTreeMap::new(),
+        };
 
         let dns_target = match &service.dns_target {
             Some(t) if is_hostname(t.get_ref()) => {
@@ -551,6 +636,42 @@ impl Settings {
             pins,
         };
 
+        let proxy = ProxySettings {
+            timeout: millis(
+                &raw.proxy.timeout_ms,
+                "proxy.timeout_ms",
+                DEFAULT_PROXY_TIMEOUT_MS,
+            )?,
+            attempt_timeout: millis(
+                &raw.proxy.attempt_timeout_ms,
+                "proxy.attempt_timeout_ms",
+                DEFAULT_PROXY_ATTEMPT_TIMEOUT_MS,
+            )?,
+            cooldown: millis(
+                &raw.proxy.cooldown_ms,
+                "proxy.cooldown_ms",
+                DEFAULT_PROXY_COOLDOWN_MS,
+            )?,
+        };
+        if proxy.attempt_timeout > proxy.timeout {
+            // Name the key the user wrote; with both written, the attempt is the one to shorten.
+            let (key, value) = match (&raw.proxy.attempt_timeout_ms, &raw.proxy.timeout_ms) {
+                (Some(v), _) => ("proxy.attempt_timeout_ms", v),
+                (None, Some(v)) => ("proxy.timeout_ms", v),
+                (None, None) => unreachable!("the defaults are ordered"),
+            };
+            return Err(file.err(
+                Some(value.span()),
+                key,
+                format!(
+                    "attempt_timeout_ms ({}) must not exceed timeout_ms ({}): the wait for one \
+                     origin cannot be longer than the whole wait",
+                    proxy.attempt_timeout.as_millis(),
+                    proxy.timeout.as_millis()
+                ),
+            ));
+        }
+
         let mut compare = Vec::new();
         for (i, c) in raw.compare.iter().enumerate() {
             let key = |k: &str| format!("compare[{i}].{k}");
@@ -614,12 +735,14 @@ impl Settings {
                 dns_target,
                 websocket_path,
                 runbook: service.runbook.as_ref().map(|r| r.get_ref().clone()),
+                origin_headers,
             },
             dns,
             probe: probe_settings,
             compare,
             status_pages,
             cloudflare,
+            proxy,
         })
     }
 }
@@ -800,6 +923,84 @@ mod tests {
             "service.health_path",
             "starting with",
         );
+        check_err(
+            &format!("{GOOD}[service.origin_headers]\nHost = \"x.example\"\n"),
+            4,
+            "service.origin_headers",
+            "set by the proxy itself",
+        );
+        check_err(
+            &format!("{GOOD}[service.origin_headers]\n\"X Bad\" = \"1\"\n"),
+            4,
+            "service.origin_headers",
+            "not an HTTP header name",
+        );
+        check_err(
+            &format!("{GOOD}[service.origin_headers]\nX-Azure-FDID = \"a\\nb\"\n"),
+            4,
+            "service.origin_headers",
+            "control character",
+        );
+    }
+
+    #[test]
+    fn origin_headers_are_read() {
+        let s = load(&format!(
+            "{GOOD}origin_headers = {{ X-Azure-FDID = \"4c1b9d21\", x-extra = \"a b\" }}\n"
+        ))
+        .unwrap();
+        let headers: Vec<(&str, &str)> = s
+            .service
+            .origin_headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(headers, [("X-Azure-FDID", "4c1b9d21"), ("x-extra", "a b")]);
+        assert!(load(GOOD).unwrap().service.origin_headers.is_empty());
+    }
+
+    #[test]
+    fn proxy_waits_default_and_validate() {
+        assert_eq!(load(GOOD).unwrap().proxy, ProxySettings::default());
+        let s = load(&format!(
+            "{GOOD}[proxy]\ntimeout_ms = 900\nattempt_timeout_ms = 900\ncooldown_ms = 1\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.proxy.timeout, s.proxy.attempt_timeout, s.proxy.cooldown),
+            (
+                Duration::from_millis(900),
+                Duration::from_millis(900),
+                Duration::from_millis(1)
+            )
+        );
+        let proxy = |body: &str| format!("{GOOD}[proxy]\n{body}");
+        check_err(
+            &proxy("timeout_ms = 1000\nattempt_timeout_ms = 2000\n"),
+            6,
+            "proxy.attempt_timeout_ms",
+            "must not exceed timeout_ms",
+        );
+        // Only timeout_ms written, below the default attempt timeout: that is the key to fix.
+        check_err(
+            &proxy("timeout_ms = 1000\n"),
+            5,
+            "proxy.timeout_ms",
+            "must not exceed timeout_ms (1000)",
+        );
+        check_err(
+            &proxy("\ncooldown_ms = 0\n"),
+            6,
+            "proxy.cooldown_ms",
+            "between",
+        );
+        check_err(
+            &proxy("timeout_ms = -5\n"),
+            5,
+            "proxy.timeout_ms",
+            "between",
+        );
+        check_err(&proxy("retries = 2\n"), 5, "retries", "unknown field");
     }
 
     #[test]

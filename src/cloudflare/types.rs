@@ -44,6 +44,16 @@ pub struct Zone {
     /// absent means unknown, never "none".
     #[serde(default)]
     pub permissions: Option<Vec<String>>,
+    /// The account that owns the zone; a token may reach zones of several accounts.
+    #[serde(default)]
+    pub account: Option<ZoneAccount>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ZoneAccount {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 impl Zone {

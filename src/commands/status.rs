@@ -75,11 +75,28 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
             .collect(),
     };
     let deployed = script.is_some() && state.is_some();
-    let action = Status::next_action(
-        deployed,
-        platform.healthy,
-        crate::report::deployment::public_ok(&public),
-    );
+    let routes: Vec<_> = routes
+        .into_iter()
+        .filter(|r| r.script.as_deref() == Some(script_name.as_str()))
+        .collect();
+    // A route naming our script after the script was deleted (a rollback that raced a
+    // deploy): requests there fail at the edge, whatever the platform does.
+    let orphaned_routes = script.is_none() && !routes.is_empty();
+    let action = if orphaned_routes {
+        // Removing the orphan helps only once the platform answers; until then a deploy
+        // puts the proxy back behind the route.
+        if platform.healthy {
+            "rollback"
+        } else {
+            "deploy-proxy"
+        }
+    } else {
+        Status::next_action(
+            deployed,
+            platform.healthy,
+            crate::report::deployment::public_ok(&public),
+        )
+    };
     let doc = Status {
         schema: Status::SCHEMA,
         host: host.clone(),
@@ -91,10 +108,8 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
             id: zone.id.clone(),
             name: zone.name.clone(),
         }),
-        routes: routes
-            .into_iter()
-            .filter(|r| r.script.as_deref() == Some(script_name.as_str()))
-            .collect(),
+        routes,
+        orphaned_routes,
         dns_records,
         public_url: public,
         platform,

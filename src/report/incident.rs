@@ -411,6 +411,10 @@ fn describe(e: &Event) -> Option<String> {
             e.command,
             text(&d["error"])
         ),
+        (_, "step.interrupted") => format!(
+            "INTERRUPTED during: {} (its outcome is unknown)",
+            text(&d["description"])
+        ),
         (_, "status") => format!(
             "status: proxy deployed {}, action {}",
             d["deployed"],

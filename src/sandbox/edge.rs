@@ -252,7 +252,7 @@ impl Shared {
             bindings: rec.bindings.iter().filter_map(binding).collect(),
             compatibility_date: rec.compatibility_date.clone(),
         };
-        let runtime = Workerd::spawn(binary, worker, Some(self.egress))
+        let runtime = Workerd::spawn(binary, worker, self.egress)
             .await
             .with_context(|| format!("cannot run {script} in workerd"))?;
         self.started.fetch_add(1, Ordering::SeqCst);

@@ -9,6 +9,7 @@ mod drill;
 mod init;
 mod interactive;
 mod manners;
+mod platforms;
 mod runbook;
 mod support;
 mod tidy;
