@@ -215,6 +215,11 @@ pub struct DeployArgs {
     /// Skip verification through the public URL after applying
     #[arg(long)]
     pub no_verify: bool,
+
+    /// Deploy ahead of an incident: the Worker sends each request through the platform path
+    /// and serves it from the direct origin only when that path fails at the edge
+    #[arg(long)]
+    pub standby: bool,
 }
 
 #[derive(Debug, Args, Default)]

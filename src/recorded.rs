@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cloudflare::types::{ScriptSettings, STATE_BINDING};
+use crate::worker::Mode;
 
 /// What rollback needs, carried by the script itself in a `json` binding so that any machine
 /// can undo a deploy.
@@ -24,6 +25,9 @@ pub struct RollbackState {
     pub tool_version: String,
     /// SHA-256 of the module, to tell whether the live script is already the one wanted.
     pub script_sha256: String,
+    /// How the Worker serves; states written before standby existed are emergency ones.
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -10,6 +10,7 @@ use crate::cloudflare::preflight::{self, explain};
 use crate::exit::Exit;
 use crate::recorded::RollbackState;
 use crate::report::deployment::{RecordState, Status, ZoneRef};
+use crate::worker::Mode;
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
@@ -75,7 +76,10 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
             .collect(),
     };
     let deployed = script.is_some() && state.is_some();
+    let standby = state.as_ref().is_some_and(|s| s.mode == Mode::Standby);
+    // A standby proxy is meant to stay through health and failure alike.
     let action = match (deployed, platform.healthy) {
+        (true, _) if standby => "none",
         (true, true) => "rollback",
         (true, false) => "none",
         (false, false) => "deploy-proxy",
@@ -86,6 +90,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
         host: host.clone(),
         script: script_name.clone(),
         deployed,
+        mode: state.as_ref().map(|s| s.mode),
         since: state.as_ref().map(|s| s.created_at.clone()),
         deployed_by_version: state.as_ref().map(|s| s.tool_version.clone()),
         zone: Some(ZoneRef {

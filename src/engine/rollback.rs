@@ -134,6 +134,7 @@ pub async fn run(
         account_id: session.account_id.clone(),
         found: script_exists,
         zone_id: state.as_ref().map(|s| s.zone_id.clone()),
+        mode: state.as_ref().map(|s| s.mode),
         platform: platform.clone(),
         forced: opts.force,
         plan: plan.clone(),

@@ -9,6 +9,7 @@ mod init;
 mod interactive;
 mod platforms;
 mod runbook;
+mod standby;
 mod support;
 mod tidy;
 mod worker;
