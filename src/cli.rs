@@ -251,6 +251,11 @@ pub struct DrillArgs {
     /// The workerd binary to run the Worker in [env: FAILOVER_WORKERD]
     #[arg(long, value_name = "PATH")]
     pub workerd: Option<PathBuf>,
+
+    /// Play the incident with the standby proxy armed beforehand and requests flowing through
+    /// the break and the recovery; report how many failed and when the path switched
+    #[arg(long)]
+    pub standby: bool,
 }
 
 #[derive(Debug, Args)]
