@@ -56,3 +56,26 @@ impl RollbackState {
             .and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state written before the mode existed reads as an emergency one.
+    #[test]
+    fn a_state_without_a_mode_is_an_emergency_one() {
+        let old = serde_json::json!({
+            "version": 1, "host": "api.example.com", "zone_id": "z", "zone_name": "example.com",
+            "routes": [], "dns_records": [], "created_at": "t", "tool_version": "0.1.0",
+            "script_sha256": "x"
+        });
+        let state: RollbackState = serde_json::from_value(old).unwrap();
+        assert_eq!(state.mode, Mode::Emergency);
+        let standby = RollbackState {
+            mode: Mode::Standby,
+            ..state
+        };
+        let back = serde_json::to_value(&standby).unwrap();
+        assert_eq!(back["mode"], "standby");
+    }
+}
