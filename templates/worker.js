@@ -108,7 +108,8 @@ async function viaPlatformKept(request, pathAndQuery) {
   try {
     body = await request.arrayBuffer();
   } catch (err) {
-    return clientBodyFailed(err);
+    // The request was on its way to the platform path; it never left.
+    return marked(clientBodyFailed(err), "platform");
   }
   return viaPlatform(request, pathAndQuery, body, true);
 }
