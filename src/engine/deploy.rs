@@ -121,6 +121,13 @@ pub async fn run(
              account; a busy API can exhaust it (Workers Paid lifts the limit)"
                 .to_owned(),
         );
+        if opts.mode == Mode::Standby {
+            warnings.push(
+                "in standby mode the Worker runs on every request, every day, not only during \
+                 an incident: count your daily requests against that limit (docs/standby.md)"
+                    .to_owned(),
+            );
+        }
     }
     for w in &warnings {
         printer.warn(w);
