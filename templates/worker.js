@@ -122,7 +122,16 @@ async function viaPlatform(request, pathAndQuery, body, replayable) {
   // that cannot waits `timeout_ms`, as it would for an origin.
   const idempotentRetry = replayable && body === null && IDEMPOTENT.has(request.method.toUpperCase());
   const wait = idempotentRetry ? CONFIG.attempt_timeout_ms : CONFIG.timeout_ms;
-  const timer = setTimeout(abort, wait, controller);
+  let timer = null;
+  let waiting = true;
+  if (body === null || replayable) {
+    timer = setTimeout(abort, wait, controller);
+  } else {
+    // A streamed upload: the wait starts once it is all sent, as for an origin.
+    body = sentThen(request, body, () => {
+      if (waiting) timer = setTimeout(abort, wait, controller);
+    });
+  }
   const init = { method: request.method, headers: request.headers, redirect: "manual", signal: controller.signal };
   if (body !== null) init.body = body;
   let response;
@@ -135,6 +144,7 @@ async function viaPlatform(request, pathAndQuery, body, replayable) {
     if (timedOut) return marked(gatewayTimeout(), "platform");
     return marked(badGateway("the platform path failed and may have received the request, so it was not sent again"), "platform");
   } finally {
+    waiting = false;
     clearTimeout(timer);
   }
   if (EDGE_FAILED.has(response.status)) {
