@@ -46,7 +46,8 @@ pub struct DrillDoc {
     pub stages: Vec<Stage>,
     /// What users got through the public URL while the proxy served it.
     pub features: Vec<FeatureCheck>,
-    /// Outage detected (first non-healthy verdict) to proxy verified through the public URL.
+    /// Outage detected (first non-healthy verdict) to proxy verified through the public URL;
+    /// with `--standby`, the break to the first answer from the direct origin.
     pub time_to_mitigation_ms: Option<u64>,
     /// The same span in the story (October 2025).
     pub story_time_to_mitigation_ms: u64,
@@ -727,9 +728,14 @@ pub fn summary(p: &Printer, doc: &DrillDoc, incident: &Incident) -> String {
     let _ = writeln!(out);
     match doc.time_to_mitigation_ms {
         Some(ms) => {
+            let span = if doc.standby.is_some() {
+                "the break -> the first answer from the direct origin, with no command run"
+            } else {
+                "outage detected -> proxy verified through the public URL"
+            };
             let _ = writeln!(
                 out,
-                "{} {} (outage detected -> proxy verified through the public URL)",
+                "{} {} ({span})",
                 p.paint("Time to mitigation:", Paint::Bold),
                 p.paint(&human_duration(ms), Paint::Green)
             );
