@@ -25,6 +25,8 @@ use crate::sandbox::world::{FeatureCheck, World};
 use crate::state::{now_rfc3339, Journal};
 use crate::ui::{Paint, Printer};
 
+mod standby;
+
 pub const SCHEMA: &str = "failover.drill/v1";
 
 /// What the story's team took from the first alert to a working mitigation (83 minutes).
@@ -44,11 +46,15 @@ pub struct DrillDoc {
     pub stages: Vec<Stage>,
     /// What users got through the public URL while the proxy served it.
     pub features: Vec<FeatureCheck>,
-    /// Outage detected (first non-healthy verdict) to proxy verified through the public URL.
+    /// Outage detected (first non-healthy verdict) to proxy verified through the public URL;
+    /// with `--standby`, the break to the first answer from the direct origin.
     pub time_to_mitigation_ms: Option<u64>,
     /// The same span in the story (October 2025).
     pub story_time_to_mitigation_ms: u64,
     pub report: Option<String>,
+    /// `drill --standby`: the requests sent through the incident and when the path switched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standby: Option<standby::StandbyReport>,
     pub state_dir: String,
     pub started_at: String,
     pub elapsed_ms: u64,
@@ -83,6 +89,27 @@ pub async fn run(
     env: &Env,
     state_dir: &Path,
     binary: PathBuf,
+) -> Result<(DrillDoc, Incident)> {
+    run_story(printer, env, state_dir, binary, false).await
+}
+
+/// [`run`], with the standby Worker armed before the incident and requests flowing through it
+/// (`drill --standby`).
+pub async fn run_standby(
+    printer: &Printer,
+    env: &Env,
+    state_dir: &Path,
+    binary: PathBuf,
+) -> Result<(DrillDoc, Incident)> {
+    run_story(printer, env, state_dir, binary, true).await
+}
+
+async fn run_story(
+    printer: &Printer,
+    env: &Env,
+    state_dir: &Path,
+    binary: PathBuf,
+    standby: bool,
 ) -> Result<(DrillDoc, Incident)> {
     let started = Instant::now();
     let started_at = now_rfc3339();
@@ -144,9 +171,14 @@ pub async fn run(
         detected: None,
         ttm_ms: None,
         current: ("", None),
+        standby: None,
     };
     drill.intro();
-    let played = drill.play().await;
+    let played = if standby {
+        drill.play_standby().await
+    } else {
+        drill.play().await
+    };
     journal.append(
         "finished",
         json!({
@@ -162,6 +194,7 @@ pub async fn run(
         stages,
         features,
         ttm_ms,
+        standby,
         ..
     } = drill;
     let public_url = world.public_url();
@@ -184,6 +217,7 @@ pub async fn run(
         time_to_mitigation_ms: ttm_ms,
         story_time_to_mitigation_ms: STORY_TTM_MS,
         report: Some(report_path.display().to_string()),
+        standby,
         state_dir: state_dir.display().to_string(),
         started_at,
         elapsed_ms: started.elapsed().as_millis() as u64,
@@ -247,6 +281,8 @@ struct Drill<'a> {
     ttm_ms: Option<u64>,
     /// The title and command of the stage announced last, which the next record belongs to.
     current: (&'static str, Option<&'static str>),
+    /// What the stream of requests saw (`drill --standby`).
+    standby: Option<standby::StandbyReport>,
 }
 
 /// What a stage observed against what the story expects.
@@ -718,9 +754,14 @@ pub fn summary(p: &Printer, doc: &DrillDoc, incident: &Incident) -> String {
     let _ = writeln!(out);
     match doc.time_to_mitigation_ms {
         Some(ms) => {
+            let span = if doc.standby.is_some() {
+                "the break -> the first answer from the direct origin, with no command run"
+            } else {
+                "outage detected -> proxy verified through the public URL"
+            };
             let _ = writeln!(
                 out,
-                "{} {} (outage detected -> proxy verified through the public URL)",
+                "{} {} ({span})",
                 p.paint("Time to mitigation:", Paint::Bold),
                 p.paint(&human_duration(ms), Paint::Green)
             );
@@ -737,6 +778,9 @@ pub fn summary(p: &Printer, doc: &DrillDoc, incident: &Incident) -> String {
                 p.paint("Time to mitigation:", Paint::Bold)
             );
         }
+    }
+    if let Some(report) = &doc.standby {
+        out.push_str(&report.human(p));
     }
     let failed = doc.stages.iter().find(|s| s.outcome != "pass");
     let _ = match failed {
