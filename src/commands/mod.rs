@@ -9,3 +9,4 @@ pub mod report;
 pub mod rollback;
 pub mod runbook;
 pub mod status;
+pub mod watch;

@@ -10,4 +10,5 @@ mod interactive;
 mod runbook;
 mod support;
 mod tidy;
+mod watch;
 mod worker;
