@@ -4,8 +4,8 @@
 //! RSS after 100 cycles) and descriptors must not grow. Prints figures; exits 1 when either
 //! grows beyond that.
 //!
-//! Run: `cargo bench --bench watch` (CYCLES=10000 INTERVAL=10ms by default; set either in the
-//! environment for a shorter run). Linux only (it reads /proc). Cycles are counted from the
+//! Run: `cargo bench --bench watch` (CYCLES=10000 INTERVAL=10ms MAX_SECS=10800 by default; set
+//! any in the environment for a shorter run). Linux only (it reads /proc). Cycles are counted from the
 //! watch's own `failover_cycles_total` on `/metrics`.
 
 use std::io::{BufRead, BufReader};
@@ -20,6 +20,13 @@ fn main() {
         .and_then(|c| c.parse().ok())
         .unwrap_or(10_000);
     let interval = std::env::var("INTERVAL").unwrap_or_else(|_| "10ms".to_owned());
+    // A bound in time as well as in count: the soak always ends on its own (3 h by default).
+    let max = Duration::from_secs(
+        std::env::var("MAX_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(3 * 3600),
+    );
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // No change is made in a healthy world, so the Workers runtime is never started: any path
     // will do when none is installed.
@@ -60,9 +67,19 @@ fn main() {
         .expect("an HTTP client");
     let started = Instant::now();
     let mut early: Option<(u64, u64, usize)> = None;
-    let mut last = (0, 0, 0);
+    let last;
+    let mut reported = 0;
     loop {
         let done = rt.block_on(scrape_cycles(&client, &url));
+        if done / 1000 > reported {
+            reported = done / 1000;
+            println!(
+                "after {done} cycles: RSS {} KiB, {} open fds ({:.1} s)",
+                rss_kib(pid),
+                fds(pid),
+                started.elapsed().as_secs_f64()
+            );
+        }
         if early.is_none() && done >= 100 {
             early = Some((done, rss_kib(pid), fds(pid)));
             println!(
@@ -76,9 +93,12 @@ fn main() {
             last = (done, rss_kib(pid), fds(pid));
             break;
         }
-        // A bound in count and time: the soak always ends on its own.
-        if started.elapsed() > Duration::from_secs(3 * 3600) {
-            eprintln!("stopped after 3 h at {done} cycles");
+        if started.elapsed() > max {
+            println!(
+                "stopped at the time bound ({} s) after {done} cycles",
+                max.as_secs()
+            );
+            last = (done, rss_kib(pid), fds(pid));
             break;
         }
         std::thread::sleep(Duration::from_millis(500));

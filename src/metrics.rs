@@ -189,12 +189,6 @@ impl Metrics {
         self.last_cycle.set(at_unix);
     }
 
-    /// A cycle whose diagnosis could not run at all still counts, and still stamps the time.
-    pub fn cycle_failed(&self, at_unix: f64) {
-        self.cycles.inc();
-        self.last_cycle.set(at_unix);
-    }
-
     pub fn action(&self, action: &str, result: &str) {
         self.actions
             .get_or_create(&ActionLabels {

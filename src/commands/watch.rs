@@ -91,10 +91,11 @@ pub async fn run(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
         print,
     )
     .await?;
-    Ok(if args.once {
-        finished.exit()
-    } else {
-        Exit::Success
+    Ok(match (args.once, &finished.verdict) {
+        // Stopped before its one cycle had a verdict: a scheduled job must not read it as healthy.
+        (true, None) => Exit::Interrupted,
+        (true, Some(_)) => finished.exit(),
+        (false, _) => Exit::Success,
     })
 }
 

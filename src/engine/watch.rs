@@ -68,7 +68,7 @@ impl Finished {
 
 /// Runs the watch until `stop` is cancelled (or the steps end, or after one cycle with
 /// `once`). `sink` receives every event as it happens. Errors only when the journal cannot be
-/// written; a cycle that cannot diagnose is reported and the watch goes on.
+/// written: a failed check is data, and a failed change is an event.
 #[allow(clippy::too_many_arguments)] // Reason: each is a separate concern the caller decides.
 pub async fn run(
     printer: &Printer,
