@@ -83,6 +83,7 @@ async fn bench(
         public_url: "https://api.example.com".to_owned(),
         origins: vec![origin_url.clone()],
         marker_header: worker::MARKER_HEADER.to_owned(),
+        origin_headers: Default::default(),
         attempt_timeout_ms: worker::DEFAULT_ATTEMPT_TIMEOUT.as_millis() as u64,
         retry_body_limit: worker::DEFAULT_RETRY_BODY_LIMIT,
     };

@@ -116,6 +116,7 @@ pub struct FileService {
     pub dns_target: Option<Spanned<String>>,
     pub websocket_path: Option<Spanned<String>>,
     pub runbook: Option<Spanned<String>>,
+    pub origin_headers: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Deserialize, Clone)]
@@ -299,6 +300,39 @@ pub struct Service {
     pub dns_target: Option<String>,
     pub websocket_path: Option<String>,
     pub runbook: Option<String>,
+    /// Headers the proxy adds to every request to the direct URL (a platform that admits only
+    /// requests carrying its routing layer's id, e.g. `X-Azure-FDID`).
+    pub origin_headers: BTreeMap<String, String>,
+}
+
+/// Headers the proxy itself owns on the way to the origin; a configured value must not
+/// replace them.
+const OWN_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "upgrade",
+    "content-length",
+    "transfer-encoding",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+];
+
+fn origin_header_problem(name: &str, value: &str) -> Option<String> {
+    let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+.^_`|~-".contains(&b);
+    if name.is_empty() || !name.bytes().all(token) {
+        return Some(format!("{name:?} is not an HTTP header name"));
+    }
+    if OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        return Some(format!(
+            "{name} is set by the proxy itself; the Host is always the origin URL's host"
+        ));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Some(format!("the value of {name} holds a control character"));
+    }
+    None
 }
 
 impl Service {
@@ -614,6 +648,19 @@ impl Settings {
         let health_path = path_field(&service.health_path, "service.health_path")?
             .unwrap_or_else(|| "/".to_owned());
         let websocket_path = path_field(&service.websocket_path, "service.websocket_path")?;
+        let origin_headers = match &service.origin_headers {
+            Some(h) => {
+                if let Some(m) = h
+                    .get_ref()
+                    .iter()
+                    .find_map(|(n, v)| origin_header_problem(n, v))
+                {
+                    return Err(file.err(Some(h.span()), "service.origin_headers", m));
+                }
+                h.get_ref().clone()
+            }
+            None => BTreeMap::new(),
+        };
 
         let dns_target = match &service.dns_target {
             Some(t) if is_hostname(t.get_ref()) => {
@@ -760,6 +807,7 @@ impl Settings {
                 dns_target,
                 websocket_path,
                 runbook: service.runbook.as_ref().map(|r| r.get_ref().clone()),
+                origin_headers,
             },
             dns,
             probe: probe_settings,
@@ -1077,6 +1125,40 @@ mod tests {
             "service.health_path",
             "starting with",
         );
+        check_err(
+            &format!("{GOOD}[service.origin_headers]\nHost = \"x.example\"\n"),
+            4,
+            "service.origin_headers",
+            "set by the proxy itself",
+        );
+        check_err(
+            &format!("{GOOD}[service.origin_headers]\n\"X Bad\" = \"1\"\n"),
+            4,
+            "service.origin_headers",
+            "not an HTTP header name",
+        );
+        check_err(
+            &format!("{GOOD}[service.origin_headers]\nX-Azure-FDID = \"a\\nb\"\n"),
+            4,
+            "service.origin_headers",
+            "control character",
+        );
+    }
+
+    #[test]
+    fn origin_headers_are_read() {
+        let s = load(&format!(
+            "{GOOD}origin_headers = {{ X-Azure-FDID = \"4c1b9d21\", x-extra = \"a b\" }}\n"
+        ))
+        .unwrap();
+        let headers: Vec<(&str, &str)> = s
+            .service
+            .origin_headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(headers, [("X-Azure-FDID", "4c1b9d21"), ("x-extra", "a b")]);
+        assert!(load(GOOD).unwrap().service.origin_headers.is_empty());
     }
 
     #[test]

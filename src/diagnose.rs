@@ -139,10 +139,11 @@ pub struct PathFacts {
     pub cloudflare: bool,
     /// A Cloudflare error code: from the body (`error code: 1016`, `Error 1016`) or 530.
     pub edge_code: Option<u32>,
-    /// Heroku's router answered.
-    pub heroku: bool,
-    /// A Heroku router error (`H10`...), or `application error` for its error page.
-    pub heroku_error: Option<String>,
+    /// The platform layer that answered, as its runbook names it (`heroku router`).
+    pub platform: Option<String>,
+    /// An error the platform's layer reports for the app, with the platform's name
+    /// (`Heroku H10`), as the runbooks' signatures describe them.
+    pub platform_error: Option<String>,
     /// Our own `x-failover-proxy` marker: the emergency proxy served this.
     pub proxy_marker: Option<String>,
 }
@@ -156,7 +157,6 @@ impl PathFacts {
 
 pub fn path_facts(a: &HttpAnswer) -> PathFacts {
     let server = a.header("server").unwrap_or_default().to_ascii_lowercase();
-    let via = a.header("via").unwrap_or_default().to_ascii_lowercase();
     let cloudflare = server.contains("cloudflare") || a.header("cf-ray").is_some();
     let body = a.body.to_ascii_lowercase();
     let edge_code = if cloudflare || body.contains("cloudflare") {
@@ -168,15 +168,19 @@ pub fn path_facts(a: &HttpAnswer) -> PathFacts {
     } else {
         None
     };
-    let heroku = server.contains("heroku") || via.contains("heroku") || via.contains("vegur");
-    let heroku_error = if heroku || body.contains("heroku") {
-        heroku_code(&a.body).or_else(|| {
-            (body.contains("application error") && a.status.is_some_and(|s| s >= 500))
-                .then(|| "application error".to_owned())
-        })
-    } else {
-        None
+    let answer = crate::runbook::Answer {
+        status: a.status,
+        header: &|name| a.header(name),
+        body: &a.body,
     };
+    let signatures = crate::runbook::signatures();
+    let platform = signatures
+        .iter()
+        .find(|s| s.served(&answer))
+        .map(|s| s.via.clone());
+    let platform_error = signatures
+        .iter()
+        .find_map(|s| Some(format!("{} {}", s.name, s.error_in(&answer)?)));
     let proxy_marker = a
         .header("x-failover-proxy")
         .map(|m| excerpt(m, 63))
@@ -184,8 +188,8 @@ pub fn path_facts(a: &HttpAnswer) -> PathFacts {
     PathFacts {
         cloudflare,
         edge_code,
-        heroku,
-        heroku_error,
+        platform,
+        platform_error,
         proxy_marker,
     }
 }
@@ -203,25 +207,13 @@ fn find_code(body: &str, prefix: &str) -> Option<u32> {
     })
 }
 
-/// A Heroku router code (`H10`, `H12`...) standing alone in the text.
-fn heroku_code(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    (0..bytes.len().saturating_sub(2)).find_map(|i| {
-        let standalone_before = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        let code =
-            bytes[i] == b'H' && bytes[i + 1].is_ascii_digit() && bytes[i + 2].is_ascii_digit();
-        let standalone_after = bytes.get(i + 3).is_none_or(|b| !b.is_ascii_alphanumeric());
-        (standalone_before && code && standalone_after).then(|| text[i..i + 3].to_owned())
-    })
-}
-
 /// Whether an HTTP answer is the app answering (below 500, no edge or router error).
 fn http_ok(a: &HttpAnswer) -> bool {
     let facts = path_facts(a);
     a.failure.is_none()
         && a.status.is_some_and(|s| s < 500)
         && facts.edge_code.is_none()
-        && facts.heroku_error.is_none()
+        && facts.platform_error.is_none()
 }
 
 /// Pure classification of one observation for the document and the report.
@@ -318,8 +310,8 @@ fn http_status(check: &Check, a: &HttpAnswer) -> (Status, Option<ErrorKind>, Str
             None => via.push("cloudflare".to_owned()),
         }
     }
-    if facts.heroku {
-        via.push("heroku router".to_owned());
+    if let Some(layer) = &facts.platform {
+        via.push(layer.clone());
     }
     if let Some(marker) = &facts.proxy_marker {
         via.push(format!("x-failover-proxy {marker}"));
@@ -338,8 +330,8 @@ fn http_status(check: &Check, a: &HttpAnswer) -> (Status, Option<ErrorKind>, Str
         detail.push_str(&format!("; Cloudflare {code} ({what})"));
         return (Status::Fail, Some(ErrorKind::EdgeError), detail);
     }
-    if let Some(code) = &facts.heroku_error {
-        detail.push_str(&format!("; Heroku {code}"));
+    if let Some(error) = &facts.platform_error {
+        detail.push_str(&format!("; {error}"));
         return (Status::Fail, Some(ErrorKind::HttpStatus), detail);
     }
     let body = excerpt(&a.body, 80);
@@ -1147,7 +1139,7 @@ mod tests {
         assert_eq!(
             (
                 f.edge_code,
-                f.heroku_error.as_deref(),
+                f.platform_error.as_deref(),
                 f.proxy_marker.is_some()
             ),
             (edge, heroku, marker)
@@ -1160,11 +1152,11 @@ mod tests {
         facts(cf(530, ""), Some(530), None, false);
         facts(cf(502, "<span>Error 502</span>"), Some(502), None, false);
         facts(answer(530, &[], "plain"), None, None, false);
-        facts(h10(), None, Some("H10"), false);
+        facts(h10(), None, Some("Heroku H10"), false);
         facts(
             answer(503, &[("via", "1.1 vegur")], "Application error"),
             None,
-            Some("application error"),
+            Some("Heroku application error"),
             false,
         );
         facts(

@@ -7,6 +7,8 @@ use anyhow::{Context, Result};
 use minijinja::{Environment, UndefinedBehavior, Value};
 use serde::Serialize;
 
+use crate::runbook::{Catalog, DirectHeader, StatusPageRef, GENERIC};
+
 const TEMPLATE: &str = include_str!("../templates/failover.toml.j2");
 
 /// What init knows about the service, from flags, prompts and detection.
@@ -20,7 +22,12 @@ pub struct Answers {
     /// The target came from the public host's CNAME, not from the user.
     pub detected_target: bool,
     pub runbook: Option<String>,
-    pub heroku: bool,
+    /// The platform of the runbook picked (`generic` when none fits).
+    pub platform: String,
+    /// The platform's status page, from its runbook.
+    pub status_page: Option<StatusPageRef>,
+    /// Headers the platform's direct URL may need from the proxy, from its runbook.
+    pub direct_headers: Vec<DirectHeader>,
     pub compare: Vec<CompareAnswer>,
     pub zone: Option<String>,
     pub account_id: Option<String>,
@@ -35,19 +42,21 @@ pub struct CompareAnswer {
 }
 
 impl Answers {
-    /// Fills what follows from the answers: the platform (Heroku by its host names), the name.
-    pub fn infer(mut self) -> Self {
-        let heroku_origin = self
-            .origins
-            .iter()
-            .any(|o| host_of(o).is_some_and(|h| h.ends_with(".herokuapp.com")));
-        let heroku_target = self
-            .dns_target
-            .as_deref()
-            .is_some_and(|t| t.ends_with(".herokudns.com"));
-        self.heroku = heroku_origin || heroku_target;
-        if self.runbook.is_none() && heroku_target {
-            self.runbook = Some("heroku-dns-target".to_owned());
+    /// Fills what follows from the answers: the platform's runbook (by the origin's or the DNS
+    /// target's shape, from `catalog`), its status page and direct-URL headers, the name.
+    pub fn infer(mut self, catalog: &Catalog) -> Self {
+        let hosts: Vec<String> = self.origins.iter().filter_map(|o| host_of(o)).collect();
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        let picked = catalog
+            .pick(self.runbook.as_deref(), &hosts, self.dns_target.as_deref())
+            .ok();
+        if let Some(rb) = picked {
+            if self.runbook.is_none() && rb.id != GENERIC {
+                self.runbook = Some(rb.id.clone());
+            }
+            self.platform = rb.platform.clone();
+            self.status_page = rb.status_page.clone();
+            self.direct_headers = rb.direct_headers.clone();
         }
         if self.name.is_empty() {
             self.name = host_of(&self.public_url)
@@ -76,11 +85,20 @@ pub fn render(answers: &Answers) -> Result<String> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_filter("toml", toml_string);
+    env.add_filter("line", one_line);
     env.add_template("failover.toml", TEMPLATE)
         .context("the embedded config template is invalid")?;
     env.get_template("failover.toml")?
         .render(Value::from(minijinja::value::Serde(answers)))
         .context("cannot render failover.toml")
+}
+
+/// Text for a `#` comment: a runbook's words on one line, so they cannot end the comment.
+fn one_line(value: String) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// A TOML basic string, escaped by the TOML serializer itself.
@@ -94,6 +112,10 @@ mod tests {
     use crate::cli::{ApiArgs, ProbeArgs};
     use crate::config::{Env, LoadedFile, Settings};
     use std::path::Path;
+
+    fn catalog() -> Catalog {
+        Catalog::from_files(Vec::new()).unwrap()
+    }
 
     fn resolve(text: &str) -> Settings {
         let file = LoadedFile::parse(Path::new("failover.toml"), text.to_owned())
@@ -114,7 +136,7 @@ mod tests {
             origins: vec!["https://app-1.herokuapp.com".into()],
             ..Answers::default()
         }
-        .infer();
+        .infer(&catalog());
         let s = resolve(&render(&a).unwrap());
         assert_eq!(s.service.name, "api");
         assert_eq!(
@@ -147,7 +169,7 @@ mod tests {
             account_id: Some("abc123".into()),
             ..Answers::default()
         }
-        .infer();
+        .infer(&catalog());
         let s = resolve(&render(&a).unwrap());
         assert_eq!(s.service.name, a.name);
         assert_eq!(s.service.health_path, a.health_path);

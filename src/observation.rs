@@ -135,6 +135,15 @@ fn at_path(url: &Url, path: &str) -> Url {
     u
 }
 
+/// `path` under a direct URL's own path, as the proxy forwards it: an origin
+/// `https://abc.execute-api.us-east-1.amazonaws.com/prod` answers `/health` at `/prod/health`.
+pub fn under_origin(origin: &Url, path: &str) -> Url {
+    at_path(
+        origin,
+        &format!("{}{path}", origin.path().trim_end_matches('/')),
+    )
+}
+
 /// The standard set of checks for a configuration, before the DNS target is known: the
 /// public host's chain on every resolver, the public URL, each origin at `health_path`, the
 /// WebSocket path, each `[[compare]]` environment and each status page. When
@@ -175,7 +184,7 @@ pub fn standard_checks(settings: &Settings) -> Vec<Check> {
             id: "http.origin".into(),
             role: Role::Origin,
             spec: Spec::Http {
-                url: at_path(origin, &service.health_path),
+                url: under_origin(origin, &service.health_path),
             },
             env: None,
         });

@@ -16,14 +16,32 @@ use toml::Spanned;
 use url::Url;
 
 use crate::config::Settings;
-use crate::diagnose::{CheckReport, Status};
 use crate::observation::{self, Spec};
 
-/// The runbooks compiled into the binary, so a fresh install has them.
+/// The runbooks compiled into the binary, so a fresh install has them. Order matters where two
+/// claim one DNS target: the first wins when no origin decides.
 pub const EMBEDDED: &[(&str, &str)] = &[
     (
         "heroku-dns-target.toml",
         include_str!("../runbooks/heroku-dns-target.toml"),
+    ),
+    (
+        "azure-front-door.toml",
+        include_str!("../runbooks/azure-front-door.toml"),
+    ),
+    (
+        "google-cloud-run.toml",
+        include_str!("../runbooks/google-cloud-run.toml"),
+    ),
+    (
+        "google-app-engine.toml",
+        include_str!("../runbooks/google-app-engine.toml"),
+    ),
+    ("vercel.toml", include_str!("../runbooks/vercel.toml")),
+    ("railway.toml", include_str!("../runbooks/railway.toml")),
+    (
+        "aws-api-gateway.toml",
+        include_str!("../runbooks/aws-api-gateway.toml"),
     ),
     (
         "generic-dns-target.toml",
@@ -32,6 +50,18 @@ pub const EMBEDDED: &[(&str, &str)] = &[
 ];
 
 pub const GENERIC: &str = "generic-dns-target";
+
+/// The platform signatures of the embedded runbooks, parsed once. Diagnose recognises every
+/// platform's errors whichever runbook runs: an error page is an error wherever it comes from.
+pub fn signatures() -> &'static [Signature] {
+    static SIGNATURES: std::sync::LazyLock<Vec<Signature>> = std::sync::LazyLock::new(|| {
+        EMBEDDED
+            .iter()
+            .filter_map(|(name, text)| parse(name, text).ok()?.signature)
+            .collect()
+    });
+    &SIGNATURES
+}
 
 /// The placeholders a check parameter may use.
 pub const PLACEHOLDERS: &[&str] = &[
@@ -63,9 +93,183 @@ pub struct Runbook {
     pub origin_suffixes: Vec<String>,
     /// DNS targets ending with one of these make this the default runbook.
     pub target_suffixes: Vec<String>,
+    /// What the custom domain's DNS target looks like on this platform, for people.
+    pub target_shape: Option<String>,
+    /// What the direct URL looks like on this platform, for people.
+    pub origin_shape: Option<String>,
+    /// The platform's status page, which `init` writes into `[status_pages]`.
+    pub status_page: Option<StatusPageRef>,
+    /// Headers the direct URL may need from a proxy; `init` writes them, commented, into
+    /// `[service.origin_headers]`, where their values live.
+    pub direct_headers: Vec<DirectHeader>,
+    /// How diagnose recognises the platform's own layer and the errors it reports for the app.
+    pub signature: Option<Signature>,
     pub steps: Vec<Step>,
     /// `embedded` or the file it came from.
     pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StatusPageRef {
+    /// The key in `[status_pages]`.
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DirectHeader {
+    pub name: String,
+    /// When the direct URL needs it, and where its value comes from.
+    pub why: String,
+}
+
+/// A platform's fingerprints in an HTTP answer. PURE data; [`Signature::error_in`] reads it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Signature {
+    /// How the platform is named in evidence, e.g. `Heroku` (`Heroku H10`).
+    pub name: String,
+    /// How its layer is named in a check's path, e.g. `heroku router`.
+    pub via: String,
+    /// Headers that show the platform's own layer answered.
+    #[serde(default)]
+    pub served_by: Vec<HeaderMatch>,
+    /// A word whose presence in the body also lets the error signatures apply (an error page
+    /// served without the layer's headers).
+    #[serde(default)]
+    pub mention: Option<String>,
+    #[serde(default)]
+    pub error: Vec<ErrorSignature>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderMatch {
+    pub header: String,
+    /// Case-insensitive; empty: the header's presence is enough.
+    #[serde(default)]
+    pub contains: String,
+}
+
+/// An error the platform's layer reports on the app's behalf. Where it looks: the value of
+/// `header`, else the body. What it finds: a `code` shape (letters, `_`, and `#` for a digit,
+/// standing alone, e.g. `H##`), else the `text` (case-insensitive), else the header's presence
+/// (its value is then the code).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorSignature {
+    #[serde(default)]
+    pub header: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Only answers with at least this status count.
+    #[serde(default)]
+    pub min_status: Option<u16>,
+}
+
+/// The parts of an HTTP answer a signature reads; the caller lends them, so this module needs
+/// no probe type.
+pub struct Answer<'a> {
+    pub status: Option<u16>,
+    pub header: &'a dyn Fn(&str) -> Option<&'a str>,
+    pub body: &'a str,
+}
+
+impl Signature {
+    /// The platform's layer answered (one of `served_by` matched).
+    pub fn served(&self, a: &Answer<'_>) -> bool {
+        self.served_by.iter().any(|m| {
+            (a.header)(&m.header).is_some_and(|v| {
+                v.to_ascii_lowercase()
+                    .contains(&m.contains.to_ascii_lowercase())
+            })
+        })
+    }
+
+    /// The platform error this answer reports (`H10`, `DEPLOYMENT_NOT_FOUND`, a phrase), when
+    /// the platform's layer answered or the body mentions the platform.
+    pub fn error_in(&self, a: &Answer<'_>) -> Option<String> {
+        let named = self.served(a)
+            || self.mention.as_ref().is_some_and(|m| {
+                a.body
+                    .to_ascii_lowercase()
+                    .contains(&m.to_ascii_lowercase())
+            });
+        if !named {
+            return None;
+        }
+        self.error.iter().find_map(|e| {
+            if e.min_status
+                .is_some_and(|min| a.status.is_none_or(|s| s < min))
+            {
+                return None;
+            }
+            let hay = match &e.header {
+                Some(h) => (a.header)(h)?,
+                None => a.body,
+            };
+            if let Some(shape) = &e.code {
+                return find_code(hay, shape);
+            }
+            if let Some(text) = &e.text {
+                return hay
+                    .to_ascii_lowercase()
+                    .contains(&text.to_ascii_lowercase())
+                    .then(|| match e.header {
+                        Some(_) => crate::text::excerpt(hay, 60),
+                        None => text.clone(),
+                    });
+            }
+            e.header.as_ref().map(|_| crate::text::excerpt(hay, 60))
+        })
+    }
+}
+
+/// The first run of `text` fitting `shape` (`#` a digit, anything else itself) that stands
+/// alone: no letter, digit or `_` right before or after it.
+fn find_code(text: &str, shape: &str) -> Option<String> {
+    let (t, s) = (text.as_bytes(), shape.as_bytes());
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    (0..=t.len().checked_sub(s.len())?).find_map(|i| {
+        let fits = s.iter().zip(&t[i..]).all(|(p, c)| match p {
+            b'#' => c.is_ascii_digit(),
+            p => p == c,
+        });
+        let before = i == 0 || !word(t[i - 1]);
+        let after = t.get(i + s.len()).is_none_or(|b| !word(*b));
+        (fits && before && after).then(|| text[i..i + s.len()].to_owned())
+    })
+}
+
+/// Whether `host` ends with `suffix`, where `*` in the suffix stands for any run of characters
+/// within one label (`.vercel-dns*.com` fits `cname.vercel-dns-017.com`).
+pub fn suffix_fits(host: &str, suffix: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let want: Vec<&str> = suffix.trim_start_matches('.').split('.').collect();
+    let have: Vec<&str> = host.split('.').collect();
+    // A suffix that starts with a dot needs a label before it: `.herokuapp.com` is not
+    // `herokuapp.com` itself.
+    let extra = usize::from(suffix.starts_with('.'));
+    if have.len() < want.len() + extra {
+        return false;
+    }
+    want.iter()
+        .zip(&have[have.len() - want.len()..])
+        .all(|(w, h)| label_fits(h.as_bytes(), w.as_bytes()))
+}
+
+fn label_fits(label: &[u8], pattern: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => label.is_empty(),
+        Some((b'*', rest)) => (0..=label.len()).any(|i| label_fits(&label[i..], rest)),
+        Some((p, rest)) => label
+            .split_first()
+            .is_some_and(|(c, tail)| c == p && label_fits(tail, rest)),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -252,6 +456,16 @@ struct RawRunbook {
     #[serde(default)]
     target_suffixes: Vec<String>,
     #[serde(default)]
+    target_shape: Option<String>,
+    #[serde(default)]
+    origin_shape: Option<String>,
+    #[serde(default)]
+    status_page: Option<Spanned<StatusPageRef>>,
+    #[serde(default)]
+    direct_header: Vec<Spanned<DirectHeader>>,
+    #[serde(default)]
+    signature: Option<Spanned<Signature>>,
+    #[serde(default)]
     step: Vec<Spanned<Step>>,
 }
 
@@ -333,6 +547,56 @@ pub fn parse(file: &str, text: &str) -> Result<Runbook, RunbookError> {
             }
         }
     }
+    if let Some(page) = &raw.status_page {
+        let name = &page.get_ref().name;
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(err(
+                Some(page.span()),
+                "status_page.name",
+                "must be letters, digits, dashes or underscores (a key in [status_pages])"
+                    .to_owned(),
+            ));
+        }
+        if Url::parse(&page.get_ref().url).is_err() {
+            return Err(err(
+                Some(page.span()),
+                "status_page.url",
+                "must be a URL, e.g. \"https://status.example.com/api/v2/summary.json\"".to_owned(),
+            ));
+        }
+    }
+    for (i, h) in raw.direct_header.iter().enumerate() {
+        let name = &h.get_ref().name;
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(err(
+                Some(h.span()),
+                &format!("direct_header[{i}].name"),
+                "must be an HTTP header name (letters, digits, dashes)".to_owned(),
+            ));
+        }
+    }
+    if let Some(sig) = &raw.signature {
+        for (i, e) in sig.get_ref().error.iter().enumerate() {
+            if e.header.is_none() && e.code.is_none() && e.text.is_none() {
+                return Err(err(
+                    Some(sig.span()),
+                    &format!("signature.error[{i}]"),
+                    "needs `code`, `text` or `header` to look for".to_owned(),
+                ));
+            }
+            if e.code.as_deref() == Some("") || e.text.as_deref() == Some("") {
+                return Err(err(
+                    Some(sig.span()),
+                    &format!("signature.error[{i}]"),
+                    "`code` and `text` must not be empty".to_owned(),
+                ));
+            }
+        }
+    }
     Ok(Runbook {
         id: id.clone(),
         title: raw.title,
@@ -340,6 +604,15 @@ pub fn parse(file: &str, text: &str) -> Result<Runbook, RunbookError> {
         summary: raw.summary.trim().to_owned(),
         origin_suffixes: raw.origin_suffixes,
         target_suffixes: raw.target_suffixes,
+        target_shape: raw.target_shape,
+        origin_shape: raw.origin_shape,
+        status_page: raw.status_page.map(Spanned::into_inner),
+        direct_headers: raw
+            .direct_header
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
+        signature: raw.signature.map(Spanned::into_inner),
         steps: raw.step.into_iter().map(Spanned::into_inner).collect(),
         source: file.to_owned(),
     })
@@ -424,16 +697,22 @@ impl Catalog {
         if let Some(id) = configured {
             return self.get(id).ok_or_else(|| self.unknown(id));
         }
-        let matches = |r: &&Runbook| {
+        // The origin names the platform that serves the app; a target suffix can be shared
+        // (Cloud Run and App Engine both use ghs.googlehosted.com), so it decides only when
+        // no origin does.
+        let by_origin = self.runbooks.iter().find(|r| {
             origin_hosts
                 .iter()
-                .any(|h| r.origin_suffixes.iter().any(|s| h.ends_with(s.as_str())))
-                || dns_target
-                    .is_some_and(|t| r.target_suffixes.iter().any(|s| t.ends_with(s.as_str())))
+                .any(|h| r.origin_suffixes.iter().any(|s| suffix_fits(h, s)))
+        });
+        let by_target = || {
+            let t = dns_target?;
+            self.runbooks
+                .iter()
+                .find(|r| r.target_suffixes.iter().any(|s| suffix_fits(t, s)))
         };
-        self.runbooks
-            .iter()
-            .find(matches)
+        by_origin
+            .or_else(by_target)
             .or_else(|| self.get(GENERIC))
             .ok_or_else(|| self.unknown(GENERIC))
     }
@@ -463,9 +742,46 @@ pub fn io_err(path: &Path, e: std::io::Error) -> RunbookError {
 /// The runbook as Markdown for a wiki: what it is for, each step, and the exact commands.
 pub fn to_markdown(rb: &Runbook) -> String {
     let mut md = format!(
-        "# {}\n\n`{}` · platform: {} · source: {}\n\n{}\n\n## Steps\n\n",
+        "# {}\n\n`{}` · platform: {} · source: {}\n\n{}\n\n",
         rb.title, rb.id, rb.platform, rb.source, rb.summary
     );
+    let platform_facts = [
+        rb.target_shape
+            .as_ref()
+            .map(|t| format!("- Custom domain's DNS target: `{t}`\n")),
+        rb.origin_shape
+            .as_ref()
+            .map(|o| format!("- Direct URL (the proxy's origin): `{o}`\n")),
+        rb.status_page
+            .as_ref()
+            .map(|p| format!("- Status page: `{} = \"{}\"`\n", p.name, p.url)),
+        rb.signature.as_ref().map(|s| {
+            let errors: Vec<String> = s
+                .error
+                .iter()
+                .map(|e| match (&e.code, &e.text, &e.header) {
+                    (Some(c), _, _) => format!("`{c}` (# a digit)"),
+                    (_, Some(t), _) => format!("\"{t}\""),
+                    (_, _, Some(h)) => format!("a `{h}` header"),
+                    _ => String::new(),
+                })
+                .collect();
+            format!("- Errors diagnose recognises: {}\n", errors.join(", "))
+        }),
+    ];
+    let facts: String = platform_facts.into_iter().flatten().collect();
+    if !facts.is_empty() || !rb.direct_headers.is_empty() {
+        md.push_str("## The platform\n\n");
+        md.push_str(&facts);
+        for h in &rb.direct_headers {
+            md.push_str(&format!(
+                "- Header the direct URL may need (`[service.origin_headers]`): `{}`: {}\n",
+                h.name, h.why
+            ));
+        }
+        md.push('\n');
+    }
+    md.push_str("## Steps\n\n");
     md.push_str("`failover diagnose` runs every step at once, under one deadline, and prints the verdict; on a terminal it walks through the steps one by one (`e` shows a step's evidence).\n\n");
     for (i, s) in rb.steps.iter().enumerate() {
         md.push_str(&format!(
@@ -493,6 +809,16 @@ pub fn to_markdown(rb: &Runbook) -> String {
     md
 }
 
+/// A step's check that cannot run here (no token, no value for a placeholder, a value that is
+/// not a URL): it joins the diagnosis as a skipped check with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub id: String,
+    pub kind: &'static str,
+    pub target: String,
+    pub reason: String,
+}
+
 /// One step made concrete for a service: the probe checks it runs, or why it runs none.
 #[derive(Debug, Clone)]
 pub struct StepPlan {
@@ -503,7 +829,7 @@ pub struct StepPlan {
     /// the probe layer adds then belong to this step.
     pub learns_target: bool,
     /// A check that cannot run here, reported as skipped in the document (with its reason).
-    pub skipped: Vec<CheckReport>,
+    pub skipped: Vec<Skipped>,
     /// Why the step runs nothing (a placeholder without a value), for people only: the
     /// document then looks exactly as it would without the step.
     pub note: Option<String>,
@@ -537,10 +863,18 @@ pub fn plan(rb: &Runbook, settings: &Settings) -> Vec<StepPlan> {
         .collect()
 }
 
-/// Scheme, host and port: what `{public_url}` and `{origin}` stand for, so that
-/// `{origin}{health_path}` is the origin at its health path, as the standard checks probe it.
+/// Scheme, host and port: what `{public_url}` stands for, so that `{public_url}{health_path}`
+/// is the public URL at its health path, as the standard checks probe it.
 fn base(url: &Url) -> String {
     url[..url::Position::BeforePath].to_owned()
+}
+
+/// What `{origin}` stands for: the direct URL with its own path (API Gateway's stage), without
+/// a trailing slash, so that `{origin}{health_path}` is where the proxy sends `health_path`.
+fn origin_base(url: &Url) -> String {
+    url[..url::Position::AfterPath]
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// The first placeholder in `value` without a value.
@@ -577,7 +911,7 @@ fn plan_step(
     // `{origin}` stands for each origin in turn: one check per origin, as the standard set has.
     let expand_all = |value: &str| -> Result<Vec<String>, String> {
         let origins: Vec<String> = if value.contains("{origin}") {
-            settings.service.origins.iter().map(base).collect()
+            settings.service.origins.iter().map(origin_base).collect()
         } else {
             vec![String::new()]
         };
@@ -593,15 +927,11 @@ fn plan_step(
     };
     let no_value = |name: &str| format!("skipped: {{{name}}} has no value in this configuration");
     let skip = |plan: &mut StepPlan, kind: &'static str, target: &str, reason: String| {
-        plan.skipped.push(CheckReport {
+        plan.skipped.push(Skipped {
             id: extra_id.clone(),
             kind,
             target: crate::text::excerpt(target, 200),
-            resolver: None,
-            status: Status::Skip,
-            error: None,
-            detail: crate::text::excerpt(&reason, 200),
-            elapsed_ms: 0,
+            reason: crate::text::excerpt(&reason, 200),
         });
     };
     // One check per expanded URL; a value that is not a URL is skipped with the reason.
@@ -906,7 +1236,7 @@ mod tests {
         assert!(cat
             .pick(Some("nope"), &[], None)
             .unwrap_err()
-            .contains("known: heroku-dns-target, generic-dns-target"));
+            .contains("known: heroku-dns-target, azure-front-door"));
 
         let dir = tempfile::tempdir().unwrap();
         let mine = format!("id = \"heroku-dns-target\"\ntitle = \"Ours\"\nsummary = \"S\"\n{STEP}check = {{ kind = \"dns\", name = \"db.example.com\" }}\n");
@@ -998,11 +1328,11 @@ mod tests {
         );
         assert_eq!(plans[1].expect_status, Some(204));
         let cf = &plans[2].skipped[0];
-        assert_eq!((cf.kind, cf.status), ("cloudflare_record", Status::Skip));
-        assert!(cf.detail.contains("CLOUDFLARE_API_TOKEN"), "{}", cf.detail);
+        assert_eq!(cf.kind, "cloudflare_record");
+        assert!(cf.reason.contains("CLOUDFLARE_API_TOKEN"), "{}", cf.reason);
         assert_eq!(plans[2].cloudflare_record, None);
         assert!(plans[3].skipped[0]
-            .detail
+            .reason
             .contains("no [[compare]] named \"mars\""));
     }
 
@@ -1019,6 +1349,154 @@ mod tests {
         );
         assert_eq!(expand("{websocket_path}", &vars), None);
         assert_eq!(expand("plain", &vars).as_deref(), Some("plain"));
+    }
+
+    /// Each platform's runbook, from its origin's shape or its DNS target's shape alone.
+    #[test]
+    fn pick_by_platform_shape() {
+        let cat = Catalog::from_files(Vec::new()).unwrap();
+        let cases: &[(&str, Option<&str>, &str)] = &[
+            ("myapp-abc.herokuapp.com", None, "heroku-dns-target"),
+            (
+                "x.example",
+                Some("haiku-1.herokudns.com."),
+                "heroku-dns-target",
+            ),
+            ("contoso.azurewebsites.net", None, "azure-front-door"),
+            (
+                "x.example",
+                Some("contoso-frontend-mdjf2jfgjf82mnzx.z01.azurefd.net"),
+                "azure-front-door",
+            ),
+            ("svc-abc123xyz-uc.a.run.app", None, "google-cloud-run"),
+            // The shared Google target: the origin decides, else Cloud Run (listed first).
+            (
+                "my-project.appspot.com",
+                Some("ghs.googlehosted.com"),
+                "google-app-engine",
+            ),
+            (
+                "x.example",
+                Some("ghs.googlehosted.com"),
+                "google-cloud-run",
+            ),
+            ("acme-web.vercel.app", None, "vercel"),
+            ("x.example", Some("cname.vercel-dns.com"), "vercel"),
+            (
+                "x.example",
+                Some("d1d4fc829fe7bc7c.vercel-dns-017.com"),
+                "vercel",
+            ),
+            ("api-production.up.railway.app", None, "railway"),
+            ("x.example", Some("g05ns7.up.railway.app"), "railway"),
+            (
+                "abc123.execute-api.us-east-1.amazonaws.com",
+                None,
+                "aws-api-gateway",
+            ),
+            (
+                "x.example",
+                Some("d-abcde12345.execute-api.ap-southeast-2.amazonaws.com"),
+                "aws-api-gateway",
+            ),
+            // One name for the custom domain and the direct URL: no platform runbook fits.
+            ("x.onrender.com", None, GENERIC),
+            ("exemplum.fly.dev", None, GENERIC),
+            ("brave-curie-671954.netlify.app", None, GENERIC),
+            ("octocat.github.io", Some("octocat.github.io"), GENERIC),
+            // A suffix is a suffix: the platform's own apex, or a look-alike, is not the platform.
+            ("herokuapp.com", None, GENERIC),
+            ("evilvercel.app", None, GENERIC),
+            ("x.example", Some("vercel-dns.com.example"), GENERIC),
+            ("x.example", Some("s3.us-east-1.amazonaws.com"), GENERIC),
+        ];
+        for (origin, target, want) in cases {
+            let got = &cat.pick(None, &[origin], *target).unwrap().id;
+            assert_eq!(got, want, "origin {origin}, target {target:?}");
+        }
+        for rb in &cat.runbooks {
+            assert!(rb.id == GENERIC || rb.platform != "generic", "{}", rb.id);
+        }
+    }
+
+    /// The error signatures of the embedded runbooks, as diagnose applies them.
+    #[test]
+    fn error_signatures() {
+        let cat = Catalog::from_files(Vec::new()).unwrap();
+        let sig = |id: &str| cat.get(id).unwrap().signature.clone().unwrap();
+        #[track_caller]
+        fn check(
+            sig: &Signature,
+            status: u16,
+            headers: &[(&str, &str)],
+            body: &str,
+            want: Option<&str>,
+        ) {
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| *v)
+            };
+            let a = Answer {
+                status: Some(status),
+                header: &header,
+                body,
+            };
+            assert_eq!(sig.error_in(&a).as_deref(), want, "{headers:?} {body:?}");
+        }
+        let heroku = sig("heroku-dns-target");
+        check(
+            &heroku,
+            503,
+            &[("server", "heroku-router")],
+            "<!-- code=H10 desc=\"App crashed\" -->",
+            Some("H10"),
+        );
+        check(&heroku, 503, &[("via", "1.1 vegur")], "H12", Some("H12"));
+        check(&heroku, 200, &[("via", "1.1 vegur")], "HELLO H10X", None);
+        check(&heroku, 503, &[], "H10", None);
+        check(
+            &heroku,
+            503,
+            &[],
+            "Heroku | Application Error",
+            Some("application error"),
+        );
+        check(&heroku, 404, &[], "Heroku | Application Error", None);
+        let vercel = sig("vercel");
+        check(
+            &vercel,
+            404,
+            &[("server", "Vercel")],
+            "404: NOT_FOUND Code: DEPLOYMENT_NOT_FOUND",
+            Some("DEPLOYMENT_NOT_FOUND"),
+        );
+        check(
+            &vercel,
+            504,
+            &[("x-vercel-id", "hnd1::fs8k9")],
+            "Code: FUNCTION_INVOCATION_TIMEOUT",
+            Some("FUNCTION_INVOCATION_TIMEOUT"),
+        );
+        check(
+            &vercel,
+            200,
+            &[],
+            "DEPLOYMENT_NOT_FOUND in an app's own page",
+            None,
+        );
+        let afd = sig("azure-front-door");
+        check(
+            &afd,
+            503,
+            &[("x-azure-ref", "0WKZEYg")],
+            "<h2>Our services aren't available right now</h2>",
+            Some("Our services aren't available right now"),
+        );
+        check(&afd, 200, &[("x-azure-ref", "0WKZEYg")], "ok", None);
+        let railway = sig("railway");
+        check(&railway, 404, &[], "Not Found\nThe train has not arrived at the station.\nhttps://docs.railway.com/guides/public-networking", Some("The train has not arrived at the station"));
     }
 
     #[test]

@@ -142,6 +142,7 @@ function forwardHeaders(headers, isUpgrade) {
   headers.set("x-forwarded-proto", PUBLIC_PROTO);
   const clientIp = headers.get("cf-connecting-ip");
   if (clientIp) headers.set("x-forwarded-for", clientIp);
+  for (const name in CONFIG.origin_headers) headers.set(name, CONFIG.origin_headers[name]);
 }
 
 function rewriteResponse(response, origin) {

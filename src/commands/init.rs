@@ -13,7 +13,7 @@ use crate::config::{parse_url, DnsSettings, Env, LoadedFile, ResolverSpec, Setti
 use crate::exit::{Exit, Fatal};
 use crate::init::{guess_zone, render, Answers, CompareAnswer};
 use crate::probe::dns::DnsClient;
-use crate::runbook;
+use crate::runbook::Catalog;
 use crate::text::excerpt;
 use crate::ui::Printer;
 use crate::Ctx;
@@ -34,24 +34,13 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
         }
     }
 
-    let mut answers = gather(p, args).await?.infer();
     // A team's own runbook may claim this platform by its suffixes; a broken runbook file is
-    // reported by `runbook list` and `diagnose`, not here.
-    if answers.runbook.is_none() {
-        if let Ok(catalog) = ctx.runbooks(None) {
-            let hosts: Vec<String> = answers
-                .origins
-                .iter()
-                .filter_map(|o| url::Url::parse(o).ok()?.host_str().map(str::to_owned))
-                .collect();
-            let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
-            if let Ok(rb) = catalog.pick(None, &hosts, answers.dns_target.as_deref()) {
-                if rb.id != runbook::GENERIC {
-                    answers.runbook = Some(rb.id.clone());
-                }
-            }
-        }
-    }
+    // reported by `runbook list` and `diagnose`, not here, and the embedded ones still apply.
+    let catalog = ctx
+        .runbooks(None)
+        .or_else(|_| Catalog::from_files(Vec::new()))
+        .context("the embedded runbooks do not load (a bug: please report it)")?;
+    let answers = gather(p, args).await?.infer(&catalog);
     let text = render(&answers)?;
     // The file must load exactly as `diagnose` will load it, before it replaces anything.
     let loaded = LoadedFile::parse(&path, text.clone()).and_then(|f| {
@@ -76,6 +65,7 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
             "origin": answers.origins,
             "dns_target": answers.dns_target,
             "runbook": answers.runbook,
+            "platform": answers.platform,
         },
         "compare": answers.compare.iter().map(|c| &c.name).collect::<Vec<_>>(),
         "next": "failover diagnose",

@@ -17,6 +17,7 @@ pub async fn run(ctx: &Ctx, cmd: &RunbookCommand) -> Result<Exit> {
                 "schema": "failover.runbooks/v1",
                 "runbooks": cat.runbooks.iter().map(|r| json!({
                     "id": r.id, "title": r.title, "platform": r.platform,
+                    "origin_suffixes": r.origin_suffixes, "target_suffixes": r.target_suffixes,
                     "steps": r.steps.len(), "source": r.source,
                 })).collect::<Vec<_>>(),
             });
@@ -25,10 +26,11 @@ pub async fn run(ctx: &Ctx, cmd: &RunbookCommand) -> Result<Exit> {
                 let mut out = String::new();
                 for r in &cat.runbooks {
                     out.push_str(&format!(
-                        "{:width$}  {}\n{:width$}  {} steps · {}\n",
+                        "{:width$}  {}\n{:width$}  platform {} · {} steps · {}\n",
                         r.id,
                         r.title,
                         "",
+                        r.platform,
                         r.steps.len(),
                         r.source
                     ));

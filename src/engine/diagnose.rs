@@ -18,7 +18,7 @@ use crate::diagnose::{self, evidence_line, CheckReport, ErrorKind, Status, Verdi
 use crate::exit::{Exit, Fatal};
 use crate::observation::{Check, DnsTarget, Observation, Outcome};
 use crate::probe::{self, Prober, Watch};
-use crate::runbook::{self, Catalog, Runbook, StepPlan};
+use crate::runbook::{self, Catalog, Runbook, Skipped, StepPlan};
 use crate::state::{now_rfc3339, Journal};
 use crate::text::excerpt;
 use crate::ui::{Printer, Progress, Spinner};
@@ -240,18 +240,31 @@ fn conclude(
         }
     }
     for (step, p) in plans.iter().enumerate() {
-        let added = records
+        let read = records
             .iter()
             .filter(|(s, _)| *s == step)
-            .map(|(_, r)| r)
-            .chain(&p.skipped);
-        for report in added {
+            .map(|(_, r)| r.clone());
+        for report in read.chain(p.skipped.iter().map(skipped_report)) {
             by_step[step].push(d.checks.len());
-            d.evidence.push(evidence_line(report));
-            d.checks.push(report.clone());
+            d.evidence.push(evidence_line(&report));
+            d.checks.push(report);
         }
     }
     (d, by_step)
+}
+
+/// A step's check that could not run here, as the document shows it.
+fn skipped_report(s: &Skipped) -> CheckReport {
+    CheckReport {
+        id: s.id.clone(),
+        kind: s.kind,
+        target: s.target.clone(),
+        resolver: None,
+        status: Status::Skip,
+        error: None,
+        detail: s.reason.clone(),
+        elapsed_ms: 0,
+    }
 }
 
 /// Reads the host's DNS record in its Cloudflare zone for each `cloudflare_record` step:
@@ -523,15 +536,11 @@ mod tests {
     #[test]
     fn reports_are_grouped_by_step() {
         let mut skipping = plan("s", 0, false);
-        skipping.skipped.push(CheckReport {
+        skipping.skipped.push(Skipped {
             id: "extra.s".into(),
             kind: "cloudflare_record",
             target: "api.example.com".into(),
-            resolver: None,
-            status: Status::Skip,
-            error: None,
-            detail: "needs a token".into(),
-            elapsed_ms: 0,
+            reason: "needs a token".into(),
         });
         let plans = [
             plan("a", 2, false),
@@ -561,15 +570,11 @@ mod tests {
         let mut ours = plan("ping", 1, false);
         ours.expect_status = Some(204);
         let mut record = plan("record", 0, false);
-        record.skipped.push(CheckReport {
+        record.skipped.push(Skipped {
             id: "extra.record".into(),
             kind: "cloudflare_record",
             target: "api.example.com".into(),
-            resolver: None,
-            status: Status::Skip,
-            error: None,
-            detail: "needs a token".into(),
-            elapsed_ms: 0,
+            reason: "needs a token".into(),
         });
         let mut public = plan("public", 0, false);
         public.checks = vec![http_check("http.public", Role::Public)];

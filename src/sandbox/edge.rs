@@ -5,6 +5,11 @@
 //! server, and answers 530 / `error code: 1016` when the target does not resolve. It is not
 //! Cloudflare: it imitates the few behaviours the drill needs.
 //!
+//! The Workers it runs send their own fetches through the edge's egress listener, as on
+//! Cloudflare: a subrequest to a host of the zone goes to the origin its DNS record names (the
+//! platform path, 530 / 1016 while the target fails), never back into the Worker; any other
+//! host is reached directly (names resolved on the sandbox DNS server).
+//!
 //! Requests and responses stream both ways; a WebSocket upgrade is passed through byte for byte
 //! once the upstream answers 101. Every answer carries `server: cloudflare` and a `cf-ray`.
 
@@ -33,10 +38,13 @@ pub struct Edge {
     addr: SocketAddr,
     shared: Arc<Shared>,
     server: Option<super::Served>,
+    egress: Option<super::Served>,
 }
 
 struct Shared {
     cf: Arc<CloudflareSandbox>,
+    /// Where the runtimes send their outbound fetches.
+    egress: SocketAddr,
     dns: DnsClient,
     resolver: ResolverSpec,
     /// DNS target -> the port its platform's router listens on (at whatever address the target
@@ -67,9 +75,13 @@ impl Edge {
             .await
             .context("cannot bind the edge to loopback")?;
         let addr = listener.local_addr()?;
+        let egress_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot bind the edge's egress to loopback")?;
         let resolver = ResolverSpec::Addr(dns);
         let shared = Arc::new(Shared {
             cf,
+            egress: egress_listener.local_addr()?,
             dns: DnsClient::new(&DnsSettings {
                 resolvers: vec![resolver.clone()],
                 timeout: Duration::from_secs(1),
@@ -82,10 +94,12 @@ impl Edge {
             started: AtomicU64::new(0),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
+        let out = Router::new().fallback(egress).with_state(shared.clone());
         Ok(Edge {
             addr,
             shared,
             server: Some(super::Served::spawn(listener, app)),
+            egress: Some(super::Served::spawn(egress_listener, out)),
         })
     }
 
@@ -123,6 +137,7 @@ impl Drop for Edge {
     fn drop(&mut self) {
         // Stop accepting first, so no request starts a runtime after they are cleared.
         drop(self.server.take());
+        drop(self.egress.take());
         // The runtimes die with the last reference to the shared state; make that now, not
         // when a lingering connection task lets go.
         if let Ok(mut runtimes) = self.shared.runtimes.try_lock() {
@@ -132,19 +147,9 @@ impl Drop for Edge {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| req.uri().host())
-        .unwrap_or_default();
-    let host = host
-        .rsplit_once(':')
-        .filter(|(_, port)| port.parse::<u16>().is_ok())
-        .map_or(host, |(h, _)| h)
-        .to_ascii_lowercase();
+    let (host, _) = host_of(&req);
     let path = req.uri().path().to_owned();
-    let mut resp = match shared.cf.script_for(&host, &path) {
+    let resp = match shared.cf.script_for(&host, &path) {
         Some(script) => match shared.runtime_for(&script).await {
             Ok(addr) => forward(req, addr).await,
             // Cloudflare's "Worker threw exception" family: the script could not run.
@@ -155,16 +160,71 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             shared.platform(req, &host).await
         }
     };
-    let ray = shared.rays.fetch_add(1, Ordering::Relaxed);
-    let headers = resp.headers_mut();
-    headers.insert(header::SERVER, HeaderValue::from_static("cloudflare"));
-    if let Ok(v) = HeaderValue::from_str(&format!("{ray:016x}-LCL")) {
-        headers.insert("cf-ray", v);
+    shared.stamp(resp)
+}
+
+/// A Worker's own fetch. A host this edge serves goes to its origin through the DNS record (a
+/// same-zone subrequest does not re-enter the Worker); any other host is the internet.
+async fn egress(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let (host, port) = host_of(&req);
+    if shared.serves(&host) {
+        return shared.stamp(shared.platform(req, &host).await);
     }
-    resp
+    let port = port.unwrap_or(80);
+    let ip = match host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        Ok(ip) => Some(ip),
+        Err(_) => shared
+            .dns
+            .resolve_addrs(&shared.resolver, &host)
+            .await
+            .addrs
+            .first()
+            .copied(),
+    };
+    match ip {
+        Some(ip) => forward(req, SocketAddr::new(ip, port)).await,
+        None => edge_error(502, 502, &format!("{host} does not resolve")),
+    }
+}
+
+/// The request's host (lowercase, without the port) and port, from `Host` or the URI.
+fn host_of(req: &Request) -> (String, Option<u16>) {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().host())
+        .unwrap_or_default();
+    match host
+        .rsplit_once(':')
+        .and_then(|(h, port)| port.parse::<u16>().ok().map(|p| (h, p)))
+    {
+        Some((h, port)) => (h.to_ascii_lowercase(), Some(port)),
+        None => (host.to_ascii_lowercase(), None),
+    }
 }
 
 impl Shared {
+    /// Every answer of the edge's own: `server: cloudflare` and a ray id.
+    fn stamp(&self, mut resp: Response) -> Response {
+        let ray = self.rays.fetch_add(1, Ordering::Relaxed);
+        let headers = resp.headers_mut();
+        headers.insert(header::SERVER, HeaderValue::from_static("cloudflare"));
+        if let Ok(v) = HeaderValue::from_str(&format!("{ray:016x}-LCL")) {
+            headers.insert("cf-ray", v);
+        }
+        resp
+    }
+
+    /// Whether a DNS record of the sandbox's zones names `host`.
+    fn serves(&self, host: &str) -> bool {
+        self.cf
+            .snapshot()
+            .dns
+            .iter()
+            .any(|r| r.name.eq_ignore_ascii_case(host))
+    }
+
     /// The address of the runtime serving `script`, starting or restarting it as the upload
     /// requires.
     async fn runtime_for(&self, script: &str) -> Result<SocketAddr> {
@@ -192,7 +252,7 @@ impl Shared {
             bindings: rec.bindings.iter().filter_map(binding).collect(),
             compatibility_date: rec.compatibility_date.clone(),
         };
-        let runtime = Workerd::spawn(binary, worker)
+        let runtime = Workerd::spawn(binary, worker, self.egress)
             .await
             .with_context(|| format!("cannot run {script} in workerd"))?;
         self.started.fetch_add(1, Ordering::SeqCst);

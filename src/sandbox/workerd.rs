@@ -235,11 +235,29 @@ impl Workerd {
     /// Starts `binary` serving `worker` on `127.0.0.1:<free port>` and waits until it listens.
     /// Outbound fetches may reach loopback and private addresses (the sandbox's origins).
     pub fn start(binary: &Path, worker: &WorkerScript) -> Result<Workerd> {
+        Workerd::start_with(binary, worker, None)
+    }
+
+    /// [`Workerd::start`], with every outbound fetch sent to `outbound` whatever its URL's host
+    /// (which still names the request's Host): a platform's host names served on loopback.
+    pub fn start_routed(
+        binary: &Path,
+        worker: &WorkerScript,
+        outbound: SocketAddr,
+    ) -> Result<Workerd> {
+        Workerd::start_with(binary, worker, Some(outbound))
+    }
+
+    fn start_with(
+        binary: &Path,
+        worker: &WorkerScript,
+        outbound: Option<SocketAddr>,
+    ) -> Result<Workerd> {
         let dir = tempfile::Builder::new()
             .prefix("failover-workerd-")
             .tempdir()
             .context("cannot create a directory for the workerd config")?;
-        let config = capnp_config(worker)?;
+        let config = capnp_config(worker, outbound)?;
         std::fs::write(dir.path().join("worker.js"), &worker.script)
             .context("cannot write the Worker script")?;
         for (i, b) in worker.bindings.iter().enumerate() {
@@ -302,8 +320,14 @@ impl Workerd {
     }
 
     /// [`Workerd::start`] off the async threads: startup blocks until the port is reported.
-    pub async fn spawn(binary: PathBuf, worker: WorkerScript) -> Result<Workerd> {
-        tokio::task::spawn_blocking(move || Workerd::start(&binary, &worker))
+    /// [`Workerd::start_routed`] off the async runtime (the sandbox edge's runtimes send their
+    /// fetches through its egress).
+    pub async fn spawn(
+        binary: PathBuf,
+        worker: WorkerScript,
+        outbound: SocketAddr,
+    ) -> Result<Workerd> {
+        tokio::task::spawn_blocking(move || Workerd::start_routed(&binary, &worker, outbound))
             .await
             .context("the workerd start task failed")?
     }
@@ -395,7 +419,7 @@ fn wait_for_port(reader: std::os::unix::net::UnixStream) -> Result<u16> {
 /// The capnp text config: one Worker bound to the `http` socket, with outbound fetches allowed
 /// to loopback and private networks. Script and bindings are embedded from files, so no
 /// user-supplied text is ever quoted into the config.
-fn capnp_config(worker: &WorkerScript) -> Result<String> {
+fn capnp_config(worker: &WorkerScript, outbound: Option<SocketAddr>) -> Result<String> {
     let date = &worker.compatibility_date;
     let is_date = date.len() == 10
         && date.bytes().enumerate().all(|(i, b)| {
@@ -431,7 +455,7 @@ fn capnp_config(worker: &WorkerScript) -> Result<String> {
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
-    (name = "outbound", network = (allow = ["local", "private"])),
+    {outbound},
   ],
   sockets = [ (name = "http", address = "127.0.0.1:0", http = (), service = "main") ],
 );
@@ -445,7 +469,13 @@ const worker :Workerd.Worker = (
   globalOutbound = "outbound",
 );
 "#,
-        bindings = bindings.join("\n")
+        bindings = bindings.join("\n"),
+        outbound = match outbound {
+            Some(addr) =>
+                format!("(name = \"outbound\", external = (address = \"{addr}\", http = ()))"),
+            None =>
+                "(name = \"outbound\", network = (allow = [\"local\", \"private\"]))".to_owned(),
+        },
     ))
 }
 
@@ -462,20 +492,23 @@ mod tests {
 
     #[test]
     fn config_embeds_rather_than_quotes() {
-        let cfg = capnp_config(&WorkerScript {
-            script: "export default {}".into(),
-            bindings: vec![
-                Binding::PlainText {
-                    name: "ORIGIN".into(),
-                    text: "\"); evil".into(),
-                },
-                Binding::Json {
-                    name: "STATE".into(),
-                    json: serde_json::json!({"a": 1}),
-                },
-            ],
-            compatibility_date: "2025-09-01".into(),
-        })
+        let cfg = capnp_config(
+            &WorkerScript {
+                script: "export default {}".into(),
+                bindings: vec![
+                    Binding::PlainText {
+                        name: "ORIGIN".into(),
+                        text: "\"); evil".into(),
+                    },
+                    Binding::Json {
+                        name: "STATE".into(),
+                        json: serde_json::json!({"a": 1}),
+                    },
+                ],
+                compatibility_date: "2025-09-01".into(),
+            },
+            None,
+        )
         .unwrap();
         assert!(cfg.contains(r#"(name = "ORIGIN", text = embed "binding-0"),"#));
         assert!(cfg.contains(r#"(name = "STATE", json = embed "binding-1"),"#));
@@ -492,9 +525,9 @@ mod tests {
             }],
             compatibility_date: date.into(),
         };
-        assert!(capnp_config(&w("OK_1", "2025-09-01")).is_ok());
-        assert!(capnp_config(&w("bad\"name", "2025-09-01")).is_err());
-        assert!(capnp_config(&w("OK", "2025-9-1")).is_err());
-        assert!(capnp_config(&w("OK", "2025-09-01\"")).is_err());
+        assert!(capnp_config(&w("OK_1", "2025-09-01"), None).is_ok());
+        assert!(capnp_config(&w("bad\"name", "2025-09-01"), None).is_err());
+        assert!(capnp_config(&w("OK", "2025-9-1"), None).is_err());
+        assert!(capnp_config(&w("OK", "2025-09-01\""), None).is_err());
     }
 }

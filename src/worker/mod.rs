@@ -5,6 +5,7 @@
 //! text spliced into code, so any string in the config (quotes, backslashes, `</script>`,
 //! U+2028, newlines) reaches the Worker exactly as written.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -42,6 +43,9 @@ pub struct WorkerSpec {
     /// The direct origin URLs in order; the first is the primary.
     pub origins: Vec<String>,
     pub marker_header: String,
+    /// Headers set on every request to an origin: what a platform's direct URL requires of
+    /// a proxy, from `[service.origin_headers]`.
+    pub origin_headers: BTreeMap<String, String>,
     pub attempt_timeout_ms: u64,
     pub retry_body_limit: u64,
 }
@@ -58,6 +62,7 @@ impl WorkerSpec {
                 .map(|o| without_trailing_slash(o.as_str()))
                 .collect(),
             marker_header: MARKER_HEADER.to_owned(),
+            origin_headers: service.origin_headers.clone(),
             attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT.as_millis() as u64,
             retry_body_limit: DEFAULT_RETRY_BODY_LIMIT,
         }
@@ -162,6 +167,7 @@ mod tests {
             public_url: "https://api.example.com".to_owned(),
             origins: origins.iter().map(|s| s.to_string()).collect(),
             marker_header: MARKER_HEADER.to_owned(),
+            origin_headers: BTreeMap::new(),
             attempt_timeout_ms: 1000,
             retry_body_limit: 1024,
         }

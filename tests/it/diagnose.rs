@@ -694,3 +694,169 @@ fn no_token_no_api_call() {
     assert_eq!(doc["dns_target"]["source"], "cloudflare", "{doc:#}");
     assert!(!api.cf.calls().is_empty());
 }
+
+/// Each platform's world: the custom domain CNAMEs to the platform's target, the app answers on
+/// its direct URL. Diagnose picks the platform's runbook from the origin (no runbook in the
+/// config), or from the configured target when the origin has no known shape, reaches
+/// `dns_target_failure` when the target fails, and names the platform's own error page when the
+/// direct URL serves one.
+#[test]
+fn each_platform_dns_target_failure_and_error_pages() {
+    use crate::platforms::{PLATFORMS, PUBLIC};
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for p in PLATFORMS {
+        let (dns, edge, origin) = rt.block_on(async {
+            (
+                DnsServer::start().await.expect("dns"),
+                HttpServer::start(Answer::cloudflare_1016())
+                    .await
+                    .expect("edge"),
+                HttpServer::start(Answer::ok()).await.expect("origin"),
+            )
+        });
+        p.serve_names(&dns);
+        dns.set_behaviour(p.target, Behaviour::Servfail);
+        let dir = Scratch::new();
+        dir.write(
+            "failover.toml",
+            &format!(
+                "[service]\npublic_url = \"http://{PUBLIC}:{edge}\"\norigin = \"{origin}\"\nhealth_path = \"/health\"\n\n[dns]\ntimeout_ms = 2000\n",
+                edge = edge.port(),
+                origin = p.origin_url(origin.port()),
+            ),
+        );
+        let pin = format!("{PUBLIC}:{}:127.0.0.1", edge.port());
+        let diagnose = || {
+            run(failover(dir.path()).args([
+                "diagnose",
+                "--json",
+                "--resolver",
+                &dns.addr().to_string(),
+                "--resolve",
+                &pin,
+            ]))
+        };
+        let out = diagnose();
+        let doc = verdict(&out, "dns_target_failure", "deploy-proxy", "unknown", 3);
+        let target = checks(&doc, "dns.target");
+        assert_eq!(
+            (target[0]["target"].as_str(), target[0]["error"].as_str()),
+            (Some(p.target), Some("servfail")),
+            "{}: {doc:#}",
+            p.runbook
+        );
+        let probed = checks(&doc, "http.origin")[0]["target"].clone();
+        assert_eq!(
+            probed,
+            format!("{}/health", p.origin_url(origin.port())),
+            "{doc:#}"
+        );
+        let journal =
+            std::fs::read_to_string(dir.path().join(".failover/journal.jsonl")).expect("journal");
+        assert!(
+            journal.contains(&format!("\"runbook\":\"{}\"", p.runbook)),
+            "{} not picked:\n{journal}",
+            p.runbook
+        );
+
+        // An origin of no known shape: the configured target (as init writes it from the
+        // CNAME) picks the runbook.
+        let by_target = Scratch::new();
+        by_target.write(
+            "failover.toml",
+            &format!(
+                "[service]\npublic_url = \"http://{PUBLIC}:{edge}\"\norigin = \"http://127.0.0.1:{origin}\"\ndns_target = \"{target}\"\n",
+                edge = edge.port(),
+                origin = origin.port(),
+                target = p.target,
+            ),
+        );
+        let out = run(failover(by_target.path()).args([
+            "diagnose",
+            "--json",
+            "--resolver",
+            &dns.addr().to_string(),
+            "--resolve",
+            &pin,
+        ]));
+        verdict(&out, "dns_target_failure", "deploy-proxy", "unknown", 3);
+        let journal = std::fs::read_to_string(by_target.path().join(".failover/journal.jsonl"))
+            .expect("journal");
+        assert!(
+            journal.contains(&format!("\"runbook\":\"{}\"", p.by_target)),
+            "{} not picked by {}:\n{journal}",
+            p.by_target,
+            p.target
+        );
+
+        let Some(error) = &p.error else { continue };
+        let mut page = Answer::new(error.status, error.body);
+        for (name, value) in error.headers {
+            page = page.header(name, value);
+        }
+        origin.set(page);
+        let out = diagnose();
+        let doc = verdict(&out, "origin_down", "escalate", "unknown", 3);
+        let detail = checks(&doc, "http.origin")[0]["detail"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(detail.contains(error.named), "{}: {detail}", p.runbook);
+    }
+}
+
+/// Azure Front Door's own failure: its endpoint still resolves, but it answers the custom
+/// domain with its error page while the App Service app answers on azurewebsites.net. The
+/// page is recognised as Front Door's (not the app's), so the verdict is an edge failure a
+/// proxy fixes, and the evidence names it.
+#[test]
+fn front_door_error_page_on_the_public_path_is_an_edge_failure() {
+    use crate::platforms::{PLATFORMS, PUBLIC};
+    let p = PLATFORMS
+        .iter()
+        .find(|p| p.runbook == "azure-front-door")
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (dns, edge, origin) = rt.block_on(async {
+        (
+            DnsServer::start().await.expect("dns"),
+            HttpServer::start(
+                Answer::new(
+                    503,
+                    "<h2>Our services aren't available right now</h2><p>We're working to restore all services as soon as possible. Please check back soon.</p>",
+                )
+                .header("x-azure-ref", "0WKZEYgAAAADMF2yZfE7ZTZg4DKn"),
+            )
+            .await
+            .expect("edge"),
+            HttpServer::start(Answer::ok()).await.expect("origin"),
+        )
+    });
+    p.serve_names(&dns);
+    let dir = Scratch::new();
+    dir.write(
+        "failover.toml",
+        &format!(
+            "[service]\npublic_url = \"http://{PUBLIC}:{edge}\"\norigin = \"{origin}\"\nhealth_path = \"/health\"\n",
+            edge = edge.port(),
+            origin = p.origin_url(origin.port()),
+        ),
+    );
+    let pin = format!("{PUBLIC}:{}:127.0.0.1", edge.port());
+    let out = run(failover(dir.path()).args([
+        "diagnose",
+        "--json",
+        "--resolver",
+        &dns.addr().to_string(),
+        "--resolve",
+        &pin,
+    ]));
+    let doc = verdict(&out, "edge_failure", "deploy-proxy", "unknown", 3);
+    let public = checks(&doc, "http.public")[0]["detail"].as_str().unwrap();
+    assert!(
+        public.contains("via azure front door")
+            && public.contains("Azure Front Door Our services aren't available right now"),
+        "{public}"
+    );
+    assert_eq!(checks(&doc, "dns.target")[0]["status"], "pass", "{doc:#}");
+}

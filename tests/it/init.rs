@@ -143,3 +143,53 @@ fn init_json_document() {
     assert_eq!(doc["next"], "failover diagnose");
     assert!(dir.dns.queries() > 0, "init did not look for the CNAME");
 }
+
+/// Each platform's runbook from the public host's CNAME and the origin's shape, with what the
+/// runbook brings into the file: its status page and, commented, the header its direct URL may
+/// need. From the CNAME alone (an origin of no known platform), the target's shape decides.
+#[test]
+fn init_picks_each_platforms_runbook() {
+    use crate::platforms::{PLATFORMS, PUBLIC};
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    for p in PLATFORMS {
+        let dns = rt.block_on(DnsServer::start()).expect("dns");
+        p.serve_names(&dns);
+        let resolver = dns.addr().to_string();
+        let public = format!("https://{PUBLIC}");
+        for (origin, want) in [
+            (format!("https://{}{}", p.origin, p.base_path), p.runbook),
+            ("https://203.0.113.10".to_owned(), p.by_target),
+        ] {
+            let dir = Scratch::new();
+            let out = run(failover(dir.path()).args([
+                "init",
+                "--json",
+                "--resolver",
+                &resolver,
+                "--public-url",
+                &public,
+                "--origin",
+                &origin,
+            ]));
+            assert_eq!(out.code, 0, "{}: {}", p.runbook, out.stderr);
+            let doc = out.json();
+            assert_eq!(doc["service"]["runbook"], want, "{origin}: {doc}");
+            assert_eq!(doc["service"]["dns_target"], p.target, "{doc}");
+            let file = std::fs::read_to_string(dir.path().join("failover.toml")).unwrap();
+            assert!(file.contains(&format!("runbook = \"{want}\"")), "{file}");
+            if want != p.runbook {
+                continue;
+            }
+            let catalog = failover::runbook::Catalog::from_files(Vec::new()).unwrap();
+            let rb = catalog.get(p.runbook).unwrap();
+            if let Some(page) = &rb.status_page {
+                let line = format!("{} = \"{}\"", page.name, page.url);
+                assert!(file.contains(&line), "{line} missing:\n{file}");
+            }
+            if let Some((name, _)) = p.header {
+                let line = format!("# \"{name}\" = \"...\"");
+                assert!(file.contains(&line), "{line} missing:\n{file}");
+            }
+        }
+    }
+}

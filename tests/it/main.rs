@@ -7,6 +7,7 @@ mod diagnose;
 mod drill;
 mod init;
 mod interactive;
+mod platforms;
 mod runbook;
 mod support;
 mod tidy;

@@ -491,6 +491,16 @@ fn lines(pipe: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver
 /// hanging the suite.
 const PATIENCE: Duration = Duration::from_secs(120);
 
+/// A child that is killed if the case fails before it ends: no watch outlives its test.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn terminate(child: &Child) {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -508,15 +518,18 @@ fn metrics_parse_as_prometheus_text() {
     };
     let sb = Sandbox::new(workerd, "");
     let base = sb.world.cf.base_url().to_string();
-    let mut child = binary(
-        &sb,
-        &base,
-        &["--interval", "1h", "--metrics", "127.0.0.1:0"],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = Running(
+        binary(
+            &sb,
+            &base,
+            &["--interval", "1h", "--metrics", "127.0.0.1:0"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap(),
+    );
+    let child = &mut child.0;
     let stderr = lines(child.stderr.take().unwrap());
     let stdout = lines(child.stdout.take().unwrap());
     let url = loop {
@@ -579,7 +592,7 @@ fn metrics_parse_as_prometheus_text() {
             "no help line for {name}:\n{text}"
         );
     }
-    terminate(&child);
+    terminate(&*child);
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "stopped by SIGTERM");
 }
@@ -595,16 +608,19 @@ fn sigterm_during_a_deploy_completes_it_and_exits_0() {
     let sb = Sandbox::new(workerd, "\n[watch]\ndeploy_after = 1\n");
     let (relay, arrived, release, _served) = sb.rt.block_on(Relay::start(sb.world.cf.base_url()));
     sb.world.break_target();
-    let mut child = binary(&sb, &relay, &["--auto", "--json", "--interval", "1h"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Running(
+        binary(&sb, &relay, &["--auto", "--json", "--interval", "1h"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut child.0;
     let stdout = lines(child.stdout.take().unwrap());
     arrived
         .recv_timeout(PATIENCE)
         .expect("the upload reached the relay");
-    terminate(&child);
+    terminate(&*child);
     // The signal is delivered before the upload goes on: the watch is mid-deploy.
     let _ = release.send(());
     let mut events = Vec::new();
@@ -623,14 +639,20 @@ fn sigterm_during_a_deploy_completes_it_and_exits_0() {
         "the proxy was deployed"
     );
     let journal = failover::state::read_events(sb.state.path()).unwrap();
-    let tail: Vec<(&str, &str)> = journal
+    let tail: Vec<(&str, &Value)> = journal
         .iter()
         .filter(|e| e.command == "watch" && ["acted", "finished"].contains(&e.event.as_str()))
-        .map(|e| (e.event.as_str(), e.data["stopped"].as_str().unwrap_or("")))
+        .map(|e| (e.event.as_str(), &e.data))
         .collect();
     assert_eq!(tail.len(), 2, "{tail:?}");
-    assert_eq!(tail[0].0, "acted");
-    assert_eq!(tail[1].0, "finished");
+    assert_eq!(
+        (tail[0].0, tail[0].1["result"].as_str()),
+        ("acted", Some("ok"))
+    );
+    assert_eq!(
+        (tail[1].0, tail[1].1["stopped"].as_bool()),
+        ("finished", Some(true))
+    );
 }
 
 /// A relay in front of the sandbox API that holds the first script upload until released,

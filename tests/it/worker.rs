@@ -62,6 +62,7 @@ fn spec(origins: Vec<String>) -> WorkerSpec {
         public_url: PUBLIC.to_owned(),
         origins,
         marker_header: MARKER_HEADER.to_owned(),
+        origin_headers: Default::default(),
         attempt_timeout_ms: 10_000,
         retry_body_limit: worker::DEFAULT_RETRY_BODY_LIMIT,
     }
@@ -906,4 +907,65 @@ async fn an_origin_with_a_base_path_gets_it_prefixed() {
     assert_eq!(echo["path"], "/base//evil.example/x");
     assert_eq!(echo["query"], "y=1");
     assert_eq!(origin.hits(), 1);
+}
+
+/// Each platform's direct URL, as its shape names it: the Worker sends every request there with
+/// that host as Host, the path under the URL's base path (API Gateway's stage), and the header
+/// the platform requires from `[service.origin_headers]` (replacing any a client sends). The
+/// runtime routes the platform's names to a loopback origin, so the request is the one the
+/// platform would receive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxies_to_each_platforms_direct_url() {
+    use crate::platforms::PLATFORMS;
+    let Some(bin) = workerd_binary() else { return };
+    for p in PLATFORMS {
+        let origin = OriginHandle::start(p.runbook).await.unwrap();
+        let mut spec = spec(vec![format!("http://{}{}", p.origin, p.base_path)]);
+        if let Some((name, value)) = p.header {
+            spec.origin_headers
+                .insert(name.to_owned(), value.to_owned());
+        }
+        let script = worker::render(worker::TEMPLATE, &spec).unwrap();
+        let runtime = Workerd::start_routed(
+            &bin,
+            &WorkerScript {
+                script,
+                bindings: vec![],
+                compatibility_date: COMPATIBILITY_DATE.to_owned(),
+            },
+            origin.addr(),
+        )
+        .unwrap();
+        let mut request = client().get(format!("{}/api/items?page=2", runtime.url()));
+        if let Some((name, _)) = p.header {
+            request = request.header(name, "forged-by-the-client");
+        }
+        let r = request.send().await.unwrap();
+        assert_eq!(r.status(), 200, "{}: {}", p.runbook, runtime.log_tail());
+        assert_eq!(marker(&r), Some(SCRIPT));
+        let echo: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(header(&echo, "host"), Some(p.origin), "{echo:#}");
+        assert_eq!(
+            echo["path"],
+            format!("{}/api/items", p.base_path),
+            "{echo:#}"
+        );
+        assert_eq!(echo["query"], "page=2");
+        assert_eq!(header(&echo, "x-forwarded-host"), Some("api.example.com"));
+        match p.header {
+            Some((name, value)) => {
+                let got = &echo["headers"][name.to_ascii_lowercase()];
+                assert_eq!(got, &serde_json::json!([value]), "{echo:#}");
+            }
+            None => assert!(
+                echo["headers"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .all(|k| k != "x-azure-fdid" && k != "x-vercel-protection-bypass"),
+                "{echo:#}"
+            ),
+        }
+        assert_eq!(origin.hits(), 1, "{}", p.runbook);
+    }
 }
