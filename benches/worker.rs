@@ -78,15 +78,11 @@ async fn bench(
          return fetch(new Request(ORIGIN + u.pathname + u.search, request));\n  }},\n}};\n",
         serde_json::to_string(&origin_url)?
     );
-    let spec = WorkerSpec {
-        script_name: worker::script_name("api.example.com"),
-        public_url: "https://api.example.com".to_owned(),
-        origins: vec![origin_url.clone()],
-        marker_header: worker::MARKER_HEADER.to_owned(),
-        origin_headers: Default::default(),
-        attempt_timeout_ms: worker::DEFAULT_ATTEMPT_TIMEOUT.as_millis() as u64,
-        retry_body_limit: worker::DEFAULT_RETRY_BODY_LIMIT,
-    };
+    let spec = WorkerSpec::with_defaults(
+        worker::script_name("api.example.com"),
+        "https://api.example.com".to_owned(),
+        vec![origin_url.clone()],
+    );
     let ours_src = worker::render(template, &spec)?;
     let start = |script: &str| {
         Workerd::start(

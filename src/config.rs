@@ -104,6 +104,8 @@ pub struct FileConfig {
     pub watch: FileWatch,
     #[serde(default)]
     pub notify: Vec<Spanned<FileNotify>>,
+    #[serde(default)]
+    pub proxy: FileProxy,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +149,15 @@ pub struct FileCompare {
     pub public_url: Option<Spanned<String>>,
     pub origin: Option<Spanned<String>>,
     pub region: Option<Spanned<String>>,
+}
+
+/// `[proxy]`: how long the Worker waits for origins.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileProxy {
+    pub timeout_ms: Option<Spanned<i64>>,
+    pub attempt_timeout_ms: Option<Spanned<i64>>,
+    pub cooldown_ms: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -288,6 +299,7 @@ pub struct Settings {
     pub cloudflare: CloudflareSettings,
     pub watch: WatchSettings,
     pub notify: Vec<NotifySpec>,
+    pub proxy: ProxySettings,
 }
 
 #[derive(Debug, Clone)]
@@ -455,6 +467,28 @@ impl Default for WatchSettings {
     }
 }
 
+/// The Worker's bounded waits (`[proxy]`). Always `attempt_timeout <= timeout`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// How long to wait for response headers from the last origin tried before answering 504.
+    pub timeout: Duration,
+    /// How long to wait for response headers before an idempotent request also tries the next
+    /// origin.
+    pub attempt_timeout: Duration,
+    /// How long an origin that just failed is skipped.
+    pub cooldown: Duration,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            timeout: Duration::from_millis(DEFAULT_PROXY_TIMEOUT_MS),
+            attempt_timeout: Duration::from_millis(DEFAULT_PROXY_ATTEMPT_TIMEOUT_MS),
+            cooldown: Duration::from_millis(DEFAULT_PROXY_COOLDOWN_MS),
+        }
+    }
+}
+
 /// The systems a `[[notify]]` entry can reach.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotifyKind {
@@ -557,6 +591,9 @@ impl NotifySpec {
         Ok(NotifySecrets { url, routing_key })
     }
 }
+pub const DEFAULT_PROXY_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_PROXY_ATTEMPT_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_PROXY_COOLDOWN_MS: u64 = 30_000;
 
 #[derive(Debug, Clone)]
 pub struct CloudflareSettings {
@@ -736,6 +773,42 @@ impl Settings {
             pins,
         };
 
+        let proxy = ProxySettings {
+            timeout: millis(
+                &raw.proxy.timeout_ms,
+                "proxy.timeout_ms",
+                DEFAULT_PROXY_TIMEOUT_MS,
+            )?,
+            attempt_timeout: millis(
+                &raw.proxy.attempt_timeout_ms,
+                "proxy.attempt_timeout_ms",
+                DEFAULT_PROXY_ATTEMPT_TIMEOUT_MS,
+            )?,
+            cooldown: millis(
+                &raw.proxy.cooldown_ms,
+                "proxy.cooldown_ms",
+                DEFAULT_PROXY_COOLDOWN_MS,
+            )?,
+        };
+        if proxy.attempt_timeout > proxy.timeout {
+            // Name the key the user wrote; with both written, the attempt is the one to shorten.
+            let (key, value) = match (&raw.proxy.attempt_timeout_ms, &raw.proxy.timeout_ms) {
+                (Some(v), _) => ("proxy.attempt_timeout_ms", v),
+                (None, Some(v)) => ("proxy.timeout_ms", v),
+                (None, None) => unreachable!("the defaults are ordered"),
+            };
+            return Err(file.err(
+                Some(value.span()),
+                key,
+                format!(
+                    "attempt_timeout_ms ({}) must not exceed timeout_ms ({}): the wait for one \
+                     origin cannot be longer than the whole wait",
+                    proxy.attempt_timeout.as_millis(),
+                    proxy.timeout.as_millis()
+                ),
+            ));
+        }
+
         let mut compare = Vec::new();
         for (i, c) in raw.compare.iter().enumerate() {
             let key = |k: &str| format!("compare[{i}].{k}");
@@ -816,6 +889,7 @@ impl Settings {
             cloudflare,
             watch,
             notify,
+            proxy,
         })
     }
 }
@@ -1284,6 +1358,50 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(e.key, "notify[0].routing_key_env", "{e}");
+    }
+
+    #[test]
+    fn proxy_waits_default_and_validate() {
+        assert_eq!(load(GOOD).unwrap().proxy, ProxySettings::default());
+        let s = load(&format!(
+            "{GOOD}[proxy]\ntimeout_ms = 900\nattempt_timeout_ms = 900\ncooldown_ms = 1\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            (s.proxy.timeout, s.proxy.attempt_timeout, s.proxy.cooldown),
+            (
+                Duration::from_millis(900),
+                Duration::from_millis(900),
+                Duration::from_millis(1)
+            )
+        );
+        let proxy = |body: &str| format!("{GOOD}[proxy]\n{body}");
+        check_err(
+            &proxy("timeout_ms = 1000\nattempt_timeout_ms = 2000\n"),
+            6,
+            "proxy.attempt_timeout_ms",
+            "must not exceed timeout_ms",
+        );
+        // Only timeout_ms written, below the default attempt timeout: that is the key to fix.
+        check_err(
+            &proxy("timeout_ms = 1000\n"),
+            5,
+            "proxy.timeout_ms",
+            "must not exceed timeout_ms (1000)",
+        );
+        check_err(
+            &proxy("\ncooldown_ms = 0\n"),
+            6,
+            "proxy.cooldown_ms",
+            "between",
+        );
+        check_err(
+            &proxy("timeout_ms = -5\n"),
+            5,
+            "proxy.timeout_ms",
+            "between",
+        );
+        check_err(&proxy("retries = 2\n"), 5, "retries", "unknown field");
     }
 
     #[test]

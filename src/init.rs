@@ -148,6 +148,39 @@ mod tests {
     }
 
     #[test]
+    fn the_commented_proxy_section_uncommented_gives_the_defaults() {
+        let a = Answers {
+            public_url: "https://api.example.com".into(),
+            origins: vec!["https://app-1.herokuapp.com".into()],
+            ..Answers::default()
+        }
+        .infer(&catalog());
+        let text = render(&a).unwrap();
+        let mut in_proxy = false;
+        let uncommented: String = text
+            .lines()
+            .map(|line| {
+                if line == "# [proxy]" {
+                    in_proxy = true;
+                } else if !line.starts_with("# ") || line.starts_with("# [") {
+                    in_proxy = line == "# [proxy]";
+                }
+                let line = match line.strip_prefix("# ") {
+                    Some(rest) if in_proxy => rest,
+                    _ => line,
+                };
+                format!("{line}\n")
+            })
+            .collect();
+        assert!(
+            uncommented.contains("\n[proxy]\ntimeout_ms = 30000"),
+            "{uncommented}"
+        );
+        let s = resolve(&uncommented);
+        assert_eq!(s.proxy, crate::config::ProxySettings::default());
+    }
+
+    #[test]
     fn everything_round_trips_even_hostile_strings() {
         let a = Answers {
             name: "a \"quoted\" \\ name\nwith newline".into(),

@@ -10,8 +10,19 @@ const CONFIG = {{ config_json }};
 // Worker removes only the rest, and every header a Connection header names. Each removal is a
 // call into the runtime on every request, so the lists hold nothing it would drop anyway, but
 // for Host: the runtime derives Host from the upstream URL, and the client's must never travel.
-const REQUEST_HOP_BY_HOP = ["host", "proxy-connection", "proxy-authorization"];
-const RESPONSE_HOP_BY_HOP = ["proxy-connection", "proxy-authenticate"];
+// Forwarding headers a client could forge travel no further either: an app that trusts them
+// (Rack honours `Forwarded: host=`) would take the client's word for its host, path or address.
+const REQUEST_DROPPED = [
+  "host",
+  "proxy-connection",
+  "proxy-authorization",
+  "forwarded",
+  "x-forwarded-server",
+  "x-host",
+  "x-original-url",
+  "x-rewrite-url",
+];
+const RESPONSE_DROPPED = ["proxy-connection", "proxy-authenticate"];
 // A header name (RFC 9110 5.1); a Connection token that is not one names nothing to remove.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
@@ -29,7 +40,6 @@ const ORIGINS = CONFIG.origins.map((o) => {
     hostname: u.hostname.toLowerCase(),
   };
 });
-const PRIMARY = ORIGINS.slice(0, 1);
 const ORIGIN_HOSTS = new Set(ORIGINS.map((o) => o.host));
 const ORIGIN_HOSTNAMES = new Set(ORIGINS.map((o) => o.hostname));
 const PUBLIC = new URL(CONFIG.public_url);
@@ -38,83 +48,273 @@ const PUBLIC_HOST = PUBLIC.host.toLowerCase();
 const PUBLIC_HOSTNAME = PUBLIC.hostname.toLowerCase();
 const PUBLIC_PROTO = PUBLIC.protocol.replace(/:$/, "");
 
+// Origins that failed lately: origin base URL -> the time (ms) until which it is skipped. It
+// lives in the module, so every request this isolate serves shares it and a dead origin costs
+// one timeout per cool-down, not one per request; a new isolate starts with it empty, which
+// costs at most one more timeout.
+const COOLING = new Map();
+
 export default {
-  async fetch(request, env, ctx) {
+  fetch(request) {
     // Only the path and query of the request are used; its scheme and host (absolute-form
     // request lines, Host, X-Forwarded-Host) never choose the target. The runtime hands over
     // an absolute, already normalized URL, so they are what follows its authority.
-    const pathAndQuery = pathAndQueryOf(request.url);
-    const isUpgrade = (request.headers.get("upgrade") || "").toLowerCase() === "websocket";
-
-    // Sent as received (an extension method keeps its case); compared in upper case.
-    const method = request.method;
-    const upper = method.toUpperCase();
-    const hasBody = upper !== "GET" && upper !== "HEAD" && request.body !== null;
-    const canFailOver = ORIGINS.length > 1 && IDEMPOTENT.has(upper);
-
-    // A body can be sent once. To try a second origin it must be kept, so only a small body
-    // with a declared length is held (bounded); anything else streams to the primary alone.
-    let body = hasBody ? request.body : null;
-    let attempts = canFailOver ? ORIGINS : PRIMARY;
-    if (canFailOver && hasBody) {
-      const declared = request.headers.get("content-length") || "";
-      if (/^[0-9]+$/.test(declared) && Number(declared) <= CONFIG.retry_body_limit) {
-        body = await request.arrayBuffer();
-      } else {
-        attempts = PRIMARY;
-      }
-    }
-
-    let lastError = "could not be reached";
-    for (let i = 0; i < attempts.length; i++) {
-      const origin = attempts[i];
-      const isLast = i === attempts.length - 1;
-      const init = { method, headers: request.headers, redirect: "manual" };
-      if (body !== null) init.body = body;
-      // The per-attempt timeout bounds the wait for response headers only, and only when
-      // another origin is left to try: a long download or a slow last origin is not cut.
-      let timer = null;
-      if (!isLast) {
-        const controller = new AbortController();
-        init.signal = controller.signal;
-        timer = setTimeout(() => controller.abort(), CONFIG.attempt_timeout_ms);
-      }
-      let response;
-      try {
-        // The upstream request copies the client's headers once; they are edited in place.
-        const upstream = new Request(origin.base + pathAndQuery, init);
-        forwardHeaders(upstream.headers, isUpgrade);
-        response = await fetch(upstream);
-      } catch (err) {
-        // The reason goes to the Worker's log (`wrangler tail`), not to the public: it may
-        // name the origin host, which the proxy otherwise keeps out of sight.
-        console.error("failover proxy: origin " + (i + 1) + " failed: " + String((err && err.message) || err));
-        lastError = "could not be reached";
-        continue;
-      } finally {
-        if (timer !== null) clearTimeout(timer);
-      }
-      if (!isLast && RETRY_STATUS.has(response.status)) {
-        if (response.body) response.body.cancel().catch(() => {});
-        lastError = "answered " + response.status;
-        continue;
-      }
-      if (response.status === 101) {
-        // The WebSocket handshake response carries the socket itself: hand it back untouched.
-        return response;
-      }
-      return rewriteResponse(response, origin);
-    }
-    return new Response("502 Bad Gateway: the origin " + lastError + " (failover proxy)\n", {
-      status: 502,
-      headers: {
-        "content-type": "text/plain; charset=utf-8",
-        "cache-control": "no-store",
-        [CONFIG.marker_header]: CONFIG.script_name,
-      },
-    });
+    return fetchFromOrigins(request, pathAndQueryOf(request.url));
   },
 };
+
+// Fetches the request from the direct origins, with failover, cool-down and bounded waits, and
+// returns the response for the client: the origin's, rewritten and marked, or one made here
+// (400, 502, 504) with a short body and the marker. Nothing in it waits without bound.
+//
+// - A request reaches the origins not cooling down, in order (all of them when every one is).
+// - A request that is not idempotent, or whose body cannot be kept for a second try, goes to
+//   exactly one origin and waits `timeout_ms` for its response headers.
+// - An idempotent request with another origin left falls over to it when one cannot be reached
+//   or answers 502/503/504, and also starts it when one sends no headers within
+//   `attempt_timeout_ms`, without stopping the slow one: the first response headers win and
+//   the rest are aborted. After `timeout_ms` in all, 504.
+// - Once response headers are in, nothing cuts the response: the timers only ever abort a
+//   fetch that has not answered.
+//
+// Not itself async: the common case hands back fetchOnce's promise as it is, with no promise
+// and no turn of the event loop of its own.
+function fetchFromOrigins(request, pathAndQuery) {
+  // Sent as received (an extension method keeps its case); compared in upper case.
+  const upper = request.method.toUpperCase();
+  const origins = ORIGINS.length === 1 ? ORIGINS : originsToTry();
+  const hasBody = request.body !== null && upper !== "GET" && upper !== "HEAD";
+  if (origins.length === 1 || !IDEMPOTENT.has(upper)) {
+    return fetchOnce(request, pathAndQuery, origins[0], hasBody ? request.body : null);
+  }
+  if (!hasBody) return fetchRacing(request, pathAndQuery, origins, null);
+  // A body can be sent once. To try a second origin it must be kept, so only a small body with
+  // a declared length is held (bounded); anything else streams to one origin alone.
+  const declared = request.headers.get("content-length") || "";
+  if (!/^[0-9]+$/.test(declared) || Number(declared) > CONFIG.retry_body_limit) {
+    return fetchOnce(request, pathAndQuery, origins[0], request.body);
+  }
+  return fetchKept(request, pathAndQuery, origins);
+}
+
+// An idempotent request with a small body, read whole so that more than one origin can get it.
+// Reading it is where a body that breaks off on the client's side shows as such.
+async function fetchKept(request, pathAndQuery, origins) {
+  let body;
+  try {
+    body = await request.arrayBuffer();
+  } catch (err) {
+    return clientBodyFailed(err);
+  }
+  return fetchRacing(request, pathAndQuery, origins, body);
+}
+
+// One origin, one attempt, at most `timeout_ms` until its response headers.
+async function fetchOnce(request, pathAndQuery, origin, body) {
+  const controller = new AbortController();
+  let timer = null;
+  let waiting = true;
+  if (body === null) {
+    timer = setTimeout(abort, CONFIG.timeout_ms, controller);
+  } else {
+    // No timer may start once the wait is over: an origin may answer before the upload ends.
+    body = sentThen(request, body, () => {
+      if (waiting) timer = setTimeout(abort, CONFIG.timeout_ms, controller);
+    });
+  }
+  let response;
+  try {
+    response = await fetch(upstreamRequest(request, pathAndQuery, origin, body, controller.signal));
+  } catch (err) {
+    if (controller.signal.aborted) {
+      markFailed(origin);
+      return gatewayTimeout();
+    }
+    logFailure(origin, err);
+    if (body === null) {
+      markFailed(origin);
+      return badGateway("the origin could not be reached");
+    }
+    // The runtime reports a client's body that breaks off and an origin that fails as the same
+    // error, and a body read in a pipe would hide the client's failure as a short body, so
+    // neither side is blamed, and the origin is not put to cool down on this evidence alone.
+    return badGateway("the origin could not be reached, or the request body did not arrive whole");
+  } finally {
+    waiting = false;
+    clearTimeout(timer);
+  }
+  if (RETRY_STATUS.has(response.status)) markFailed(origin);
+  else if (COOLING.size !== 0) COOLING.delete(origin.base);
+  return clientResponse(response, origin);
+}
+
+// The body to send, and `sent` called once it is all sent: the wait for response headers
+// starts then, since an origin answers an upload only once it has it all, and a long upload
+// is not a hung origin. A body of declared length is piped through a FixedLengthStream
+// (natively, as fast as handing it on, and its length still enforced), whose pipe tells when it
+// is done. An unsized (chunked) one is handed on as it is and its wait starts at once: a pipe
+// would pass a chunked body that breaks off on to the origin as a shorter, complete one.
+function sentThen(request, body, sent) {
+  const declared = request.headers.get("content-length");
+  if (declared === null || !/^[0-9]+$/.test(declared)) {
+    sent();
+    return body;
+  }
+  const fixed = new FixedLengthStream(Number(declared));
+  body.pipeTo(fixed.writable).then(sent, () => {});
+  return fixed.readable;
+}
+
+// Several origins for an idempotent request (its body, if any, held in memory): see
+// fetchFromOrigins. Callbacks rather than a loop of races, so each event (an answer, a
+// failure, a timer) is handled once, in one place.
+function fetchRacing(request, pathAndQuery, origins, body) {
+  return new Promise((resolve) => {
+    const inFlight = new Set();
+    let next = 0;
+    let done = false;
+    // The latest 502/503/504 kept in case no origin does better: then it is the answer.
+    let fallback = null;
+    let attemptTimer = null;
+    const deadline = setTimeout(() => {
+      for (const attempt of inFlight) markFailed(attempt.origin);
+      finish(fallback ? clientResponse(fallback.response, fallback.origin) : gatewayTimeout());
+    }, CONFIG.timeout_ms);
+
+    const finish = (response) => {
+      done = true;
+      clearTimeout(deadline);
+      clearTimeout(attemptTimer);
+      for (const attempt of inFlight) attempt.controller.abort();
+      resolve(response);
+    };
+
+    const start = () => {
+      const attempt = { origin: origins[next++], controller: new AbortController() };
+      inFlight.add(attempt);
+      const upstream = upstreamRequest(request, pathAndQuery, attempt.origin, body, attempt.controller.signal);
+      fetch(upstream).then(
+        (response) => answered(attempt, response),
+        (err) => failed(attempt, err),
+      );
+      clearTimeout(attemptTimer);
+      attemptTimer = next < origins.length ? setTimeout(slow, CONFIG.attempt_timeout_ms, attempt) : null;
+    };
+
+    // No headers yet: the next origin starts beside it, and it cools down unless it wins.
+    const slow = (attempt) => {
+      attemptTimer = null;
+      markFailed(attempt.origin);
+      start();
+    };
+
+    const answered = (attempt, response) => {
+      inFlight.delete(attempt);
+      if (done) {
+        discard(response);
+        return;
+      }
+      const retry = RETRY_STATUS.has(response.status);
+      if (!retry) {
+        if (COOLING.size !== 0) COOLING.delete(attempt.origin.base);
+        if (fallback) discard(fallback.response);
+        finish(clientResponse(response, attempt.origin));
+        return;
+      }
+      markFailed(attempt.origin);
+      if (fallback) discard(fallback.response);
+      fallback = { response, origin: attempt.origin };
+      moveOn();
+    };
+
+    const failed = (attempt, err) => {
+      inFlight.delete(attempt);
+      if (done) return;
+      markFailed(attempt.origin);
+      logFailure(attempt.origin, err);
+      moveOn();
+    };
+
+    // After a failure: the next origin at once, or, with none left and none in flight, the
+    // last bad answer (or a 502 when there is none).
+    const moveOn = () => {
+      if (next < origins.length) start();
+      else if (inFlight.size === 0) {
+        const last = fallback;
+        fallback = null;
+        finish(last ? clientResponse(last.response, last.origin) : badGateway("the origin could not be reached"));
+      }
+    };
+
+    start();
+  });
+}
+
+// The origins not cooling down, in configured order; all of them when every one is, since a
+// request is never refused without a try.
+function originsToTry() {
+  if (COOLING.size === 0) return ORIGINS;
+  const now = Date.now();
+  const ready = ORIGINS.filter((o) => {
+    const until = COOLING.get(o.base);
+    if (until === undefined) return true;
+    if (until > now) return false;
+    COOLING.delete(o.base);
+    return true;
+  });
+  return ready.length > 0 ? ready : ORIGINS;
+}
+
+function markFailed(origin) {
+  COOLING.set(origin.base, Date.now() + CONFIG.cooldown_ms);
+}
+
+function abort(controller) {
+  controller.abort();
+}
+
+function discard(response) {
+  if (response.body) response.body.cancel().catch(() => {});
+}
+
+// The upstream request copies the client's headers once; they are edited in place.
+function upstreamRequest(request, pathAndQuery, origin, body, signal) {
+  const init = { method: request.method, headers: request.headers, redirect: "manual", signal };
+  if (body !== null) init.body = body;
+  const upstream = new Request(origin.base + pathAndQuery, init);
+  forwardHeaders(upstream.headers, request.headers);
+  return upstream;
+}
+
+// The reason goes to the Worker's log (`wrangler tail`), not to the public: it may name the
+// origin host, which the proxy otherwise keeps out of sight.
+function logFailure(origin, err) {
+  console.error("failover proxy: origin " + (ORIGINS.indexOf(origin) + 1) + " failed: " + String((err && err.message) || err));
+}
+
+function clientBodyFailed(err) {
+  console.error("failover proxy: the request body failed: " + String((err && err.message) || err));
+  return proxyAnswer(400, "400 Bad Request: the request body did not arrive whole (failover proxy)\n");
+}
+
+function badGateway(what) {
+  return proxyAnswer(502, "502 Bad Gateway: " + what + " (failover proxy)\n");
+}
+
+function gatewayTimeout() {
+  return proxyAnswer(504, "504 Gateway Timeout: the origin did not answer in time (failover proxy)\n");
+}
+
+function proxyAnswer(status, text) {
+  return new Response(text, {
+    status,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "cache-control": "no-store",
+      [CONFIG.marker_header]: CONFIG.script_name,
+    },
+  });
+}
 
 function pathAndQueryOf(url) {
   const slash = url.indexOf("/", url.indexOf("//") + 2);
@@ -132,26 +332,42 @@ function dropHopByHop(headers, names) {
   for (const name of names) headers.delete(name);
 }
 
-function forwardHeaders(headers, isUpgrade) {
-  dropHopByHop(headers, REQUEST_HOP_BY_HOP);
-  if (isUpgrade) {
+function forwardHeaders(headers, received) {
+  dropHopByHop(headers, REQUEST_DROPPED);
+  if ((received.get("upgrade") || "").toLowerCase() === "websocket") {
     headers.set("upgrade", "websocket");
     headers.set("connection", "Upgrade");
   }
   headers.set("x-forwarded-host", PUBLIC_HOST);
   headers.set("x-forwarded-proto", PUBLIC_PROTO);
+  // The client's address as Cloudflare saw it, or nothing: a client's own X-Forwarded-For is
+  // never passed on.
   const clientIp = headers.get("cf-connecting-ip");
   if (clientIp) headers.set("x-forwarded-for", clientIp);
+  else headers.delete("x-forwarded-for");
   for (const name in CONFIG.origin_headers) headers.set(name, CONFIG.origin_headers[name]);
 }
 
-function rewriteResponse(response, origin) {
+// The origin's response as the client gets it: marked, with Location and cookies rewritten.
+function clientResponse(response, origin) {
+  if (response.status === 101) {
+    // The WebSocket handshake answer carries the socket itself, which goes back as it came;
+    // only the marker is added to a copy of its headers.
+    const headers = new Headers(response.headers);
+    headers.set(CONFIG.marker_header, CONFIG.script_name);
+    return new Response(null, {
+      status: 101,
+      statusText: response.statusText,
+      headers,
+      webSocket: response.webSocket,
+    });
+  }
   // Copying the response gives mutable headers in one native step; only what needs changing
   // is touched afterwards.
   const body = NULL_BODY_STATUS.has(response.status) ? null : response.body;
   const out = new Response(body, response);
   const headers = out.headers;
-  dropHopByHop(headers, RESPONSE_HOP_BY_HOP);
+  dropHopByHop(headers, RESPONSE_DROPPED);
   // Each cookie stays its own header: joined with commas they would break on Expires dates.
   const cookies = headers.getSetCookie();
   if (cookies.length > 0) {

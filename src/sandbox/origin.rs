@@ -12,6 +12,8 @@
 //! - `/download?bytes=N`: N bytes of [`pattern_byte`], streamed in chunks
 //! - `/upload`: counts and checks a streamed body of [`pattern_byte`]s; answers `{"bytes","intact"}`
 //! - `/status/CODE`: answers with that status
+//! - `/held`: the echo, sent only once [`OriginHandle::release_held`] lets it (one request per
+//!   call), so a test decides which of two origins answers first
 //! - `/hop-by-hop`: a response with every hop-by-hop header: `Connection` (naming
 //!   `x-conn-private`, which it also sends), `Keep-Alive`, `Proxy-Connection`,
 //!   `Proxy-Authenticate`, `TE`, `Trailer`, `Upgrade`; and `x-end-to-end`, which must pass
@@ -56,6 +58,7 @@ struct Shared {
     stalled: AtomicBool,
     hits: AtomicU64,
     sse_gate: Semaphore,
+    held_gate: Semaphore,
 }
 
 /// A running origin; dropping it stops the server.
@@ -79,6 +82,7 @@ impl OriginHandle {
             stalled: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             sse_gate: Semaphore::new(0),
+            held_gate: Semaphore::new(0),
         });
         let app = router(shared.clone());
         Ok(OriginHandle {
@@ -115,6 +119,11 @@ impl OriginHandle {
         self.shared.hits.load(Ordering::SeqCst)
     }
 
+    /// Lets one request to `/held` be answered.
+    pub fn release_held(&self) {
+        self.shared.held_gate.add_permits(1);
+    }
+
     /// Lets a gated SSE stream send its next event.
     pub fn release_sse_event(&self) {
         self.shared.sse_gate.add_permits(1);
@@ -132,6 +141,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/status/{code}", any(status))
         .route("/hop-by-hop", any(hop_by_hop))
         .route("/ws", get(websocket))
+        .route("/held", any(held))
         .fallback(echo)
         .layer(middleware::from_fn_with_state(shared.clone(), common))
         .with_state(shared)
@@ -214,6 +224,14 @@ async fn echo(State(s): State<Arc<Shared>>, req: Request) -> Response {
         "body_len": body.len(),
     }))
     .into_response()
+}
+
+async fn held(State(s): State<Arc<Shared>>, req: Request) -> Response {
+    match s.held_gate.acquire().await {
+        Ok(permit) => permit.forget(),
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+    echo(State(s), req).await
 }
 
 async fn redirect(State(s): State<Arc<Shared>>, Path(kind): Path<String>) -> Response {

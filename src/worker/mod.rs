@@ -6,7 +6,6 @@
 //! U+2028, newlines) reaches the Worker exactly as written.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -26,9 +25,6 @@ pub const COMPATIBILITY_DATE: &str = "2025-09-01";
 /// The response header by which verification and `diagnose` recognise the proxy.
 pub const MARKER_HEADER: &str = "x-failover-proxy";
 
-/// How long one origin may take to send response headers before the next one is tried.
-pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
-
 /// The largest request body held in memory so that an idempotent request can be retried on the
 /// next origin; larger (or unsized) bodies stream to the primary only.
 pub const DEFAULT_RETRY_BODY_LIMIT: u64 = 1024 * 1024;
@@ -46,7 +42,12 @@ pub struct WorkerSpec {
     /// Headers set on every request to an origin: what a platform's direct URL requires of
     /// a proxy, from `[service.origin_headers]`.
     pub origin_headers: BTreeMap<String, String>,
+    /// The wait for response headers from the last origin tried; then 504.
+    pub timeout_ms: u64,
+    /// The wait for response headers before an idempotent request also tries the next origin.
     pub attempt_timeout_ms: u64,
+    /// How long an origin that failed is skipped (per isolate).
+    pub cooldown_ms: u64,
     pub retry_body_limit: u64,
 }
 
@@ -63,10 +64,33 @@ impl WorkerSpec {
                 .collect(),
             marker_header: MARKER_HEADER.to_owned(),
             origin_headers: service.origin_headers.clone(),
-            attempt_timeout_ms: DEFAULT_ATTEMPT_TIMEOUT.as_millis() as u64,
+            timeout_ms: millis(settings.proxy.timeout),
+            attempt_timeout_ms: millis(settings.proxy.attempt_timeout),
+            cooldown_ms: millis(settings.proxy.cooldown),
             retry_body_limit: DEFAULT_RETRY_BODY_LIMIT,
         }
     }
+
+    /// The spec with the default `[proxy]` waits, for tools that build one by hand.
+    pub fn with_defaults(script_name: String, public_url: String, origins: Vec<String>) -> Self {
+        let proxy = crate::config::ProxySettings::default();
+        WorkerSpec {
+            script_name,
+            public_url,
+            origins,
+            marker_header: MARKER_HEADER.to_owned(),
+            origin_headers: BTreeMap::new(),
+            timeout_ms: millis(proxy.timeout),
+            attempt_timeout_ms: millis(proxy.attempt_timeout),
+            cooldown_ms: millis(proxy.cooldown),
+            retry_body_limit: DEFAULT_RETRY_BODY_LIMIT,
+        }
+    }
+}
+
+/// Configuration bounds these to ten minutes, so they fit any integer the Worker reads.
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn without_trailing_slash(url: &str) -> String {
@@ -162,15 +186,11 @@ mod tests {
     use super::*;
 
     fn spec(origins: &[&str]) -> WorkerSpec {
-        WorkerSpec {
-            script_name: script_name("api.example.com"),
-            public_url: "https://api.example.com".to_owned(),
-            origins: origins.iter().map(|s| s.to_string()).collect(),
-            marker_header: MARKER_HEADER.to_owned(),
-            origin_headers: BTreeMap::new(),
-            attempt_timeout_ms: 1000,
-            retry_body_limit: 1024,
-        }
+        WorkerSpec::with_defaults(
+            script_name("api.example.com"),
+            "https://api.example.com".to_owned(),
+            origins.iter().map(|s| s.to_string()).collect(),
+        )
     }
 
     fn is_valid_name(name: &str) -> bool {
@@ -258,7 +278,8 @@ mod tests {
         let file = crate::config::LoadedFile::parse(
             std::path::Path::new("failover.toml"),
             "[service]\npublic_url = \"https://API.Example.com:8443/\"\n\
-             origin = [\"https://a.herokuapp.com/\", \"http://b.example:8080/base/\"]\n"
+             origin = [\"https://a.herokuapp.com/\", \"http://b.example:8080/base/\"]\n\
+             [proxy]\ntimeout_ms = 9000\nattempt_timeout_ms = 800\ncooldown_ms = 70\n"
                 .to_owned(),
         )
         .unwrap();
@@ -277,6 +298,10 @@ mod tests {
             ["https://a.herokuapp.com", "http://b.example:8080/base"]
         );
         assert_eq!(spec.marker_header, MARKER_HEADER);
+        assert_eq!(
+            (spec.timeout_ms, spec.attempt_timeout_ms, spec.cooldown_ms),
+            (9000, 800, 70)
+        );
     }
 
     #[test]
