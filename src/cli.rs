@@ -18,6 +18,7 @@ The incident, in four commands:
   failover status          is the proxy live, and is the platform healthy yet?
   failover rollback        remove the proxy once the platform path works again
 
+Unattended:                failover watch --auto   (detect, alert, deploy and roll back)
 Try it with no account:    failover drill
 
 Exit codes: 0 ok/healthy, 1 runtime failure, 2 usage or config error (nothing sent),
