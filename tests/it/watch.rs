@@ -322,8 +322,9 @@ impl Receiver {
 }
 
 /// Each notifier's receiver sees the outage and the recovery, in order: the webhook the watch
-/// events (its first attempt failed and was retried once), Slack a line of text, PagerDuty an
-/// Events v2 `trigger` and then a `resolve` under one dedup_key.
+/// events (its first attempt failed and was retried once), Slack a line of text (its first
+/// event failed twice: journaled, and the watch went on), PagerDuty an Events v2 `trigger` and
+/// then a `resolve` under one dedup_key. No URL and no key reaches the journal.
 #[test]
 fn notifier_receivers_see_the_events() {
     let Some(workerd) = workerd_binary() else {
@@ -338,7 +339,7 @@ fn notifier_receivers_see_the_events() {
     let ((hook, hook_url, _h), (slack, slack_url, _s), (pd, pd_url, _p)) = sb.rt.block_on(async {
         (
             Receiver::start(1).await,
-            Receiver::start(0).await,
+            Receiver::start(2).await,
             Receiver::start(0).await,
         )
     });
@@ -382,8 +383,31 @@ fn notifier_receivers_see_the_events() {
     assert_eq!(hook[0]["schema"], "failover.watch-event/v1");
     assert_eq!(hook[2]["previous"], "dns_target_failure");
 
+    // Slack failed twice on the first event: logged, never retried again, the watch went on.
     let slack = slack.got();
-    assert_eq!(slack.len(), 2, "{slack:#?}");
+    assert_eq!(slack.len(), 3, "{slack:#?}");
+    assert!(slack[2]["text"]
+        .as_str()
+        .unwrap()
+        .contains("healthy (was dns_target_failure)"));
+    let journal = failover::state::read_events(sb.state.path()).unwrap();
+    let failed: Vec<&Value> = journal
+        .iter()
+        .filter(|e| e.event == "notify.failed")
+        .map(|e| &e.data)
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["notifier"], "notify[1] slack");
+    assert_eq!(failed[0]["attempts"], 2);
+    let written = std::fs::read_to_string(sb.state.path().join("journal.jsonl")).unwrap();
+    for secret in [
+        "routing-key-canary",
+        slack_url.as_str(),
+        hook_url.as_str(),
+        pd_url.as_str(),
+    ] {
+        assert!(!written.contains(secret), "the journal holds {secret}");
+    }
     assert!(
         slack[0]["text"]
             .as_str()
