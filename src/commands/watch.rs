@@ -91,6 +91,12 @@ pub async fn run(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
         print,
     )
     .await?;
+    if finished.stopped {
+        ctx.printer.info(format!(
+            "stopped after {} cycle(s); `failover report` shows the timeline",
+            finished.cycles
+        ));
+    }
     Ok(match (args.once, &finished.verdict) {
         // Stopped before its one cycle had a verdict: a scheduled job must not read it as healthy.
         (true, None) => Exit::Interrupted,
