@@ -5,10 +5,11 @@ use futures::future::join_all;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::cloudflare::{code, ApiError, Client};
-use crate::deploy::metadata;
+use crate::cloudflare::{code, ApiError, Client, ScriptDeletion};
+use crate::deploy::{merge_recorded, metadata};
+use crate::exit::Fatal;
 use crate::plan::{Plan, Step};
-use crate::recorded::RecordedRoute;
+use crate::recorded::{RecordedRoute, RollbackState};
 use crate::state::Journal;
 
 /// A step that was carried out, and what it produced.
@@ -35,6 +36,13 @@ pub enum StepError {
     /// The journal could not record the step, so it was not sent: re-runs rely on the record.
     #[error("cannot journal the step, so it was not sent: {0}")]
     Journal(String),
+    /// Another run changed the script since this one read it (a concurrent deploy-proxy): it
+    /// is left as that run made it.
+    #[error("script {name} was uploaded again by another run since this one read it (a deploy-proxy from elsewhere?); left in place: check `failover status`, then run `failover rollback` again to remove it")]
+    ChangedMeanwhile { name: String },
+    /// A script of our name appeared that failover did not upload: never overwritten.
+    #[error("a script named {name} appeared that failover did not deploy (it carries no failover state); not overwritten: rename or delete it, then run deploy-proxy again")]
+    ForeignScript { name: String },
 }
 
 /// A plan that stopped part way: what was done, and the step that failed.
@@ -45,6 +53,52 @@ pub struct ApplyError {
     pub failed: String,
     #[source]
     pub source: StepError,
+}
+
+impl ApplyError {
+    /// Nothing changed, because the token lacks what the step needs: a setup error (exit 2).
+    fn refused_token_before_any_change(&self) -> bool {
+        self.done.is_empty()
+            && matches!(
+                self.source,
+                StepError::Api(ApiError::Permission { .. } | ApiError::Auth { .. })
+            )
+    }
+}
+
+/// The error a command ends with when `apply` stopped part way. When the token was refused
+/// before anything changed, it is a setup error naming the missing permission (exit 2);
+/// otherwise exit 5, saying what was done and how to converge. Journaled either way.
+pub fn failure(journal: &Journal, e: ApplyError, rerun: &str) -> anyhow::Error {
+    if e.refused_token_before_any_change() {
+        let _ = journal.append(
+            "refused",
+            json!({"reason": format!("{}: {}; nothing changed", e.failed, e.source)}),
+        );
+        // The Fatal is the root of the chain (so the exit code is found); the cause, which
+        // names the permission, is in its text.
+        return Fatal::usage(format!(
+            "{}: {}; nothing changed, fix the token and run `{rerun}` again",
+            e.failed, e.source
+        ))
+        .into();
+    }
+    let done: Vec<String> = e.done.iter().map(|a| a.description.clone()).collect();
+    let _ = journal.append(
+        "partial",
+        json!({"done": done, "failed": e.failed, "error": e.source.to_string()}),
+    );
+    let msg = format!(
+        "partially applied ({} step(s) done{}); the journal {} records them; run `{rerun}` again, or `failover rollback`, to converge",
+        done.len(),
+        if done.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", done.join("; "))
+        },
+        journal.path().display()
+    );
+    Fatal::partial(format!("{}: {}; {msg}", e.failed, e.source)).into()
 }
 
 /// Runs the phases in order, the steps of a phase concurrently. Stops after the first phase
@@ -99,7 +153,14 @@ async fn run_step(
     journal
         .append("step.begin", record.clone())
         .map_err(|e| StepError::Journal(format!("{e:#}")))?;
+    // Dropped before the call returns (Ctrl-C ends the run by dropping its future), the guard
+    // journals that the outcome is unknown, so the journal never ends on a bare step.begin.
+    let guard = Interrupted {
+        journal,
+        step: Some(record),
+    };
     let result = send(client, step, created).await;
+    guard.defuse();
     let (event, data) = match &result {
         Ok((outcome, id)) => (
             "step.done",
@@ -119,7 +180,7 @@ async fn run_step(
         } => Some(RecordedRoute {
             id: id.clone(),
             pattern: pattern.clone(),
-            script: Some(script.clone()),
+            script: script.clone(),
         }),
         _ => None,
     };
@@ -133,11 +194,35 @@ async fn run_step(
     })
 }
 
+/// Journals `step.interrupted` unless defused: see `run_step`.
+struct Interrupted<'a> {
+    journal: &'a Journal,
+    step: Option<serde_json::Value>,
+}
+
+impl Interrupted<'_> {
+    fn defuse(mut self) {
+        self.step = None;
+    }
+}
+
+impl Drop for Interrupted<'_> {
+    fn drop(&mut self) {
+        if let Some(mut step) = self.step.take() {
+            step["outcome"] = json!(
+                "unknown: interrupted before the answer came; the call may or may not have \
+                 taken effect, so run the same command again, or `failover rollback`, to converge"
+            );
+            let _ = self.journal.append("step.interrupted", step);
+        }
+    }
+}
+
 async fn send(
     client: &Client,
     step: &Step,
     created: &[RecordedRoute],
-) -> Result<(&'static str, Option<String>), ApiError> {
+) -> Result<(&'static str, Option<String>), StepError> {
     match step {
         Step::UploadScript {
             account_id,
@@ -148,7 +233,15 @@ async fn send(
             state,
             with_created_routes,
         } => {
-            let mut state = state.clone();
+            // Re-read just before the upload: another run may have uploaded since the plan
+            // was made, and what it recorded first wins (see `merge_recorded`).
+            let mut state = match client.script_settings(account_id, name).await? {
+                None => state.clone(),
+                Some(live) => match RollbackState::from_settings(&live) {
+                    Some(live) => merge_recorded(state, &live),
+                    None => return Err(StepError::ForeignScript { name: name.clone() }),
+                },
+            };
             if *with_created_routes {
                 for r in created {
                     state.routes.retain(|old| old.pattern != r.pattern);
@@ -173,20 +266,23 @@ async fn send(
             zone_id,
             pattern,
             script,
-        } => match client.create_route(zone_id, pattern, script).await {
+        } => match client
+            .create_route(zone_id, pattern, script.as_deref())
+            .await
+        {
             Ok(route) => Ok(("done", Some(route.id))),
             // A retry after a lost answer finds the route it created: ours, so done.
             Err(e) if e.has_code(code::DUPLICATE_ROUTE) => {
                 let routes = client.routes(zone_id).await?;
                 match routes
                     .into_iter()
-                    .find(|r| &r.pattern == pattern && r.script.as_deref() == Some(script))
+                    .find(|r| &r.pattern == pattern && r.script == *script)
                 {
                     Some(r) => Ok(("already", Some(r.id))),
-                    None => Err(e),
+                    None => Err(e.into()),
                 }
             }
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         },
         Step::DeleteRoute {
             zone_id, route_id, ..
@@ -194,9 +290,19 @@ async fn send(
             let deleted = client.delete_route(zone_id, route_id).await?;
             Ok((if deleted { "done" } else { "already" }, None))
         }
-        Step::DeleteScript { account_id, name } => {
-            let deleted = client.delete_script(account_id, name).await?;
-            Ok((if deleted { "done" } else { "already" }, None))
+        Step::DeleteScript {
+            account_id,
+            name,
+            expect,
+        } => {
+            let unchanged = |live: &crate::cloudflare::ScriptSettings| {
+                RollbackState::from_settings(live) == *expect
+            };
+            match client.delete_script_if(account_id, name, unchanged).await? {
+                ScriptDeletion::Deleted => Ok(("done", None)),
+                ScriptDeletion::AlreadyGone => Ok(("already", None)),
+                ScriptDeletion::Changed => Err(StepError::ChangedMeanwhile { name: name.clone() }),
+            }
         }
     }
 }

@@ -108,7 +108,10 @@ pub fn plan(input: &DeployInput) -> Result<Plan, Refusal> {
         });
     }
 
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        warnings: uncaught_traffic(input, &pattern),
+        ..Plan::default()
+    };
 
     // The original `proxied` of each record: what an earlier (perhaps partial) deploy recorded
     // wins over what is live now, since that run may already have switched it.
@@ -236,7 +239,7 @@ pub fn plan(input: &DeployInput) -> Result<Plan, Refusal> {
     let create = ours.is_empty().then(|| Step::CreateRoute {
         zone_id: input.zone.id.clone(),
         pattern: pattern.clone(),
-        script: input.script_name.clone(),
+        script: Some(input.script_name.clone()),
     });
     if let Some(route) = &ours.first() {
         plan.unchanged
@@ -262,6 +265,86 @@ pub fn plan(input: &DeployInput) -> Result<Plan, Refusal> {
     Ok(plan)
 }
 
+/// What the route `<host>/*` will not catch, or catches from someone else: other routes on the
+/// zone that match the host. Cloudflare sends a request to the most specific matching route, so
+/// a longer path on the same host keeps its traffic, while a wildcard host loses this one.
+fn uncaught_traffic(input: &DeployInput, ours: &str) -> Vec<String> {
+    let host = input.host.to_ascii_lowercase();
+    let mut warnings = Vec::new();
+    for r in &input.routes {
+        let owned_by_us = r.script.as_deref() == Some(input.script_name.as_str());
+        if owned_by_us || r.pattern == ours {
+            continue;
+        }
+        let (r_host, r_path) = r.pattern.split_once('/').unwrap_or((&r.pattern, ""));
+        let r_host = r_host.to_ascii_lowercase();
+        let wildcard = match r_host.strip_prefix('*') {
+            Some(suffix) => host.ends_with(suffix),
+            None => false,
+        };
+        if !(wildcard || r_host == host) {
+            continue;
+        }
+        let owner = match &r.script {
+            Some(s) => format!("script {}", crate::text::sanitize(s)),
+            None => "no Worker".to_owned(),
+        };
+        let pattern = crate::text::sanitize(&r.pattern);
+        let paths = crate::text::sanitize(r_path);
+        warnings.push(match (wildcard, r_path == "*") {
+            (false, _) => format!(
+                "route {pattern} ({owner}) is more specific than {ours}: requests to /{paths} on \
+                 {host} keep going to {owner}, not through the proxy"
+            ),
+            (true, true) => format!(
+                "route {pattern} ({owner}) also matches {host}: the more specific {ours} takes \
+                 {host}'s traffic from it while the proxy is up (rollback gives it back)"
+            ),
+            (true, false) => format!(
+                "route {pattern} ({owner}) also matches /{paths} on {host}; Cloudflare sends a \
+                 request to the most specific matching route, so some of those requests may \
+                 keep going to {owner}, not through the proxy"
+            ),
+        });
+    }
+    warnings
+}
+
+/// The state to upload when the live script already carries one, read just before the upload:
+/// what was recorded first wins. A deploy plans from a read that may predate another run's
+/// upload, and may then have seen that run's own change (a record it switched to proxied) as
+/// the original state. Every run uploads its state before changing DNS, so a run that saw such
+/// a change finds, at upload time, the state that recorded the value before it.
+pub fn merge_recorded(planned: &RollbackState, live: &RollbackState) -> RollbackState {
+    let mut out = planned.clone();
+    for rec in &mut out.dns_records {
+        if let Some(first) = live.dns_records.iter().find(|l| l.id == rec.id) {
+            rec.proxied_before = first.proxied_before;
+        }
+    }
+    for l in &live.dns_records {
+        if !out.dns_records.iter().any(|r| r.id == l.id) {
+            out.dns_records.push(l.clone());
+        }
+    }
+    for l in &live.displaced_routes {
+        if !out
+            .displaced_routes
+            .iter()
+            .any(|d| d.pattern == l.pattern && d.id == l.id)
+        {
+            out.displaced_routes.push(l.clone());
+        }
+    }
+    for l in &live.routes {
+        if !out.routes.iter().any(|r| r.pattern == l.pattern) {
+            out.routes.push(l.clone());
+        }
+    }
+    out.created_at = live.created_at.clone();
+    out
+}
+
 /// The steps of `plan` that need explicit consent beyond "apply this plan".
 pub fn consent_needed(plan: &Plan) -> Vec<String> {
     plan.steps()
@@ -282,6 +365,7 @@ mod tests {
             name: "example.com".into(),
             status: Some("active".into()),
             plan: None,
+            account: None,
         }
     }
 
@@ -416,6 +500,66 @@ mod tests {
             .unwrap();
         assert!(!state.dns_records[0].proxied_before);
         assert_eq!(state.created_at, "2026-01-01T00:00:00Z");
+    }
+
+    #[track_caller]
+    fn check_warning(pattern: &str, script: Option<&str>, needle: Option<&str>) {
+        let mut i = input(true, vec![]);
+        i.routes.push(Route {
+            id: "x".into(),
+            pattern: pattern.into(),
+            script: script.map(str::to_owned),
+        });
+        let p = plan(&i).unwrap();
+        match needle {
+            Some(n) => assert!(
+                p.warnings.len() == 1 && p.warnings[0].contains(n),
+                "{pattern}: {:?}",
+                p.warnings
+            ),
+            None => assert!(p.warnings.is_empty(), "{pattern}: {:?}", p.warnings),
+        }
+    }
+
+    #[test]
+    fn warns_about_traffic_it_does_not_catch() {
+        check_warning(
+            "api.example.com/admin/*",
+            Some("admin"),
+            Some("requests to /admin/* on api.example.com keep going to script admin"),
+        );
+        check_warning(
+            "api.example.com/static/*",
+            None,
+            Some("keep going to no Worker"),
+        );
+        check_warning(
+            "*.example.com/*",
+            Some("edge"),
+            Some("takes api.example.com's traffic"),
+        );
+        check_warning("*example.com/v2/*", Some("edge"), Some("may keep going"));
+        check_warning("www.example.com/*", Some("web"), None);
+        check_warning("*.other.com/*", Some("web"), None);
+    }
+
+    #[test]
+    fn the_first_recorded_proxied_value_wins() {
+        let first = plan(&input(false, vec![])).unwrap();
+        let live = RollbackState::from_settings(&settings_after(&first, "r1")).unwrap();
+        // A second deploy that read the record after the first one proxied it.
+        let second = plan(&input(true, vec![])).unwrap();
+        let planned = second
+            .steps()
+            .find_map(|s| match s {
+                Step::UploadScript { state, .. } => Some(state.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert!(planned.dns_records[0].proxied_before);
+        let merged = merge_recorded(&planned, &live);
+        assert!(!merged.dns_records[0].proxied_before);
+        assert_eq!(merged.routes, live.routes);
     }
 
     #[test]

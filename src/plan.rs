@@ -30,11 +30,12 @@ pub enum Step {
         record: DnsRecord,
         proxied: bool,
     },
-    /// `POST` a route.
+    /// `POST` a route; without a script it disables Workers on its pattern (a route given back
+    /// as it was).
     CreateRoute {
         zone_id: String,
         pattern: String,
-        script: String,
+        script: Option<String>,
     },
     /// `DELETE` a route.
     DeleteRoute {
@@ -43,8 +44,14 @@ pub enum Step {
         pattern: String,
         script: Option<String>,
     },
-    /// `DELETE` the script.
-    DeleteScript { account_id: String, name: String },
+    /// `DELETE` the script, unless it changed since the plan was made: `expect` is the state
+    /// it carried then (`None`: it carried none), compared again before each attempt.
+    DeleteScript {
+        account_id: String,
+        name: String,
+        #[serde(skip)]
+        expect: Option<crate::recorded::RollbackState>,
+    },
 }
 
 impl Step {
@@ -61,7 +68,9 @@ impl Step {
             Step::DeleteRoute {
                 zone_id, route_id, ..
             } => format!("DELETE /zones/{zone_id}/workers/routes/{route_id}"),
-            Step::DeleteScript { account_id, name } => {
+            Step::DeleteScript {
+                account_id, name, ..
+            } => {
                 format!("DELETE /accounts/{account_id}/workers/scripts/{name}")
             }
         }
@@ -99,7 +108,10 @@ impl Step {
             ),
             Step::CreateRoute {
                 pattern, script, ..
-            } => format!("create route {pattern} -> {script}"),
+            } => format!(
+                "create route {pattern} -> {}",
+                script.as_deref().unwrap_or("(no script)")
+            ),
             Step::DeleteRoute {
                 pattern, script, ..
             } => format!(
@@ -115,6 +127,9 @@ impl Step {
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Plan {
     pub phases: Vec<Vec<Step>>,
+    /// Traffic the plan will not catch, or takes from someone: said before applying.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Things already in the wanted state (the diff's "unchanged" side).
     pub unchanged: Vec<String>,
 }

@@ -13,8 +13,11 @@ pub struct RollbackInput {
     pub script_exists: bool,
     /// The state it carries (None when there is no script, or it carries none).
     pub state: Option<RollbackState>,
-    /// The routes of the recorded zone.
+    /// The zone's routes: of the recorded zone, else of the zone that holds the host (where a
+    /// route may still name our script after the script itself was deleted).
     pub routes: Vec<Route>,
+    /// The zone `routes` come from, when there is no recorded state to name it.
+    pub zone_id: Option<String>,
     /// The recorded records as they are now (missing ones were deleted by someone).
     pub records: Vec<DnsRecord>,
 }
@@ -23,32 +26,50 @@ pub struct RollbackInput {
 /// (its state is what lets a partial rollback be re-run).
 pub fn plan(input: &RollbackInput) -> Plan {
     let mut plan = Plan::default();
+    let ours = |zone_id: &str| -> Vec<Step> {
+        input
+            .routes
+            .iter()
+            .filter(|r| r.script.as_deref() == Some(input.script_name.as_str()))
+            .map(|r| Step::DeleteRoute {
+                zone_id: zone_id.to_owned(),
+                route_id: r.id.clone(),
+                pattern: r.pattern.clone(),
+                script: r.script.clone(),
+            })
+            .collect()
+    };
+    let delete_script = || Step::DeleteScript {
+        account_id: input.account_id.clone(),
+        name: input.script_name.clone(),
+        expect: input.state.clone(),
+    };
     let Some(state) = &input.state else {
+        // Without the state, what is left is found by name: a route that still names our
+        // script (the script was deleted, by a rollback that raced a deploy) is ours to remove.
+        // The record's original `proxied` went with the script's state, so DNS stays as it is.
+        let orphans = input.zone_id.as_deref().map(ours).unwrap_or_default();
+        if !orphans.is_empty() && !input.script_exists {
+            plan.warnings.push(format!(
+                "route(s) name script {} that no longer exists (requests there fail): removing \
+                 them; the DNS record's original proxied value was recorded in the script and \
+                 is lost, so the record stays as it is",
+                input.script_name
+            ));
+        }
+        plan.push_phase(orphans);
         if input.script_exists {
-            plan.push_phase(vec![Step::DeleteScript {
-                account_id: input.account_id.clone(),
-                name: input.script_name.clone(),
-            }]);
-        } else {
+            plan.push_phase(vec![delete_script()]);
+        } else if plan.is_empty() {
             plan.unchanged
                 .push(format!("no script {} is deployed", input.script_name));
         }
         return plan;
     };
 
-    let mut first = Vec::new();
     // Every route that points at our script goes, whatever its pattern: a script cannot be
     // deleted cleanly while routes still name it.
-    for r in &input.routes {
-        if r.script.as_deref() == Some(input.script_name.as_str()) {
-            first.push(Step::DeleteRoute {
-                zone_id: state.zone_id.clone(),
-                route_id: r.id.clone(),
-                pattern: r.pattern.clone(),
-                script: r.script.clone(),
-            });
-        }
-    }
+    let mut first = ours(&state.zone_id);
     for rec in &state.dns_records {
         match input.records.iter().find(|r| r.id == rec.id) {
             Some(live) if live.proxied != rec.proxied_before => first.push(Step::SetProxied {
@@ -82,16 +103,14 @@ pub fn plan(input: &RollbackInput) -> Plan {
         .map(|d| Step::CreateRoute {
             zone_id: state.zone_id.clone(),
             pattern: d.pattern.clone(),
-            script: d.script.clone().unwrap_or_default(),
+            // A route that had no script comes back without one.
+            script: d.script.clone().filter(|s| !s.is_empty()),
         })
         .collect();
     plan.push_phase(give_back);
 
     if input.script_exists {
-        plan.push_phase(vec![Step::DeleteScript {
-            account_id: input.account_id.clone(),
-            name: input.script_name.clone(),
-        }]);
+        plan.push_phase(vec![delete_script()]);
     }
     plan
 }
@@ -149,6 +168,7 @@ mod tests {
             } else {
                 vec![]
             },
+            zone_id: Some("z1".into()),
             records: vec![DnsRecord {
                 id: "r1".into(),
                 name: "api.example.com".into(),
@@ -206,5 +226,9 @@ mod tests {
         check(input(None, false, false, false), &[]);
         // A script without state (uploaded by hand under our name): only the script goes.
         check(input(None, false, true, true), &[&["script-"]]);
+        // The script was deleted under a route that still names it: the route goes, DNS stays.
+        let orphan = input(None, true, true, false);
+        check(orphan.clone(), &[&["route-"]]);
+        assert!(plan(&orphan).warnings[0].contains("no longer exists"));
     }
 }

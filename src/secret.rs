@@ -1,5 +1,6 @@
 //! The API token: a type that cannot print itself, so no log line, error or debug dump leaks it.
 
+use std::borrow::Cow;
 use std::fmt;
 
 #[derive(Clone)]
@@ -15,6 +16,16 @@ impl ApiToken {
     /// The token itself, for the one place that builds the Authorization header.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// `text` with every occurrence of the token replaced by `<redacted>`: for anything a remote
+    /// end sends back, which may echo the request's Authorization header.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if text.contains(&self.0) {
+            Cow::Owned(text.replace(&self.0, "<redacted>"))
+        } else {
+            Cow::Borrowed(text)
+        }
     }
 
     /// Account-owned tokens are verified at a different endpoint.
@@ -44,5 +55,10 @@ mod tests {
         let t = ApiToken::new("  canary-123\n").unwrap();
         assert_eq!(t.expose(), "canary-123");
         assert!(!format!("{t} {t:?} {t:#?}").contains("canary"));
+        assert_eq!(
+            t.redact("bad header Authorization: Bearer canary-123 (x canary-123)"),
+            "bad header Authorization: Bearer <redacted> (x <redacted>)"
+        );
+        assert_eq!(t.redact("nothing here"), "nothing here");
     }
 }

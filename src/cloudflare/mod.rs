@@ -4,6 +4,7 @@
 pub mod preflight;
 pub mod types;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +19,8 @@ use url::Url;
 use crate::secret::ApiToken;
 
 pub use types::{
-    DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZonePlan, MANAGED_TAG,
-    STATE_BINDING,
+    DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZoneAccount, ZonePlan,
+    MANAGED_TAG, STATE_BINDING,
 };
 
 /// Codes the API uses that callers branch on.
@@ -164,6 +165,27 @@ impl ApiError {
     }
 }
 
+/// Receives one line for a person whenever the client waits long: before a retry that waits a
+/// few seconds or more (Retry-After, backoff), and while an answer is slow to come.
+pub type WaitNotice = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// A retry wait at least this long is announced.
+const ANNOUNCE_RETRY_WAIT: Duration = Duration::from_secs(3);
+/// A call still unanswered after this long is announced, and again at this interval.
+const ANNOUNCE_SLOW_ANSWER: Duration = Duration::from_secs(5);
+/// The request timeout (each attempt), said in the slow-answer line.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a guarded script delete found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptDeletion {
+    Deleted,
+    /// There was no such script (any more).
+    AlreadyGone,
+    /// The script is no longer the one the caller meant (another run uploaded it): left alone.
+    Changed,
+}
+
 /// How hard to retry. Bounded: a person at 3 a.m. needs an answer, not a hang.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -242,6 +264,7 @@ pub struct Client {
     token: ApiToken,
     retry: RetryPolicy,
     calls: Arc<AtomicUsize>,
+    notice: Option<WaitNotice>,
 }
 
 impl std::fmt::Debug for Client {
@@ -262,7 +285,7 @@ impl Client {
                 " (emergency proxy deployer)"
             ))
             .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
+            .timeout(REQUEST_TIMEOUT)
             .build()
             .map_err(|e| ApiError::Network(e.to_string()))?;
         Ok(Client {
@@ -271,7 +294,14 @@ impl Client {
             token,
             retry,
             calls: Arc::new(AtomicUsize::new(0)),
+            notice: None,
         })
+    }
+
+    /// Says what the client waits for whenever it waits long (see [`WaitNotice`]).
+    pub fn announce_waits(mut self, notice: WaitNotice) -> Self {
+        self.notice = Some(notice);
+        self
     }
 
     /// HTTP requests sent so far, retries included.
@@ -307,13 +337,30 @@ impl Client {
         body: Body,
     ) -> Result<(Value, Option<ResultInfo>), ApiError> {
         let url = self.url(segments, query);
+        let what = format!("{method} {}", url.path());
+        self.retrying(&what, || {
+            self.send_once(op, method.clone(), url.clone(), body.clone())
+        })
+        .await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries run out; a long wait
+    /// before a retry is announced, naming `what` and why.
+    async fn retrying<T, Fut>(
+        &self,
+        what: &str,
+        attempt: impl FnMut() -> Fut,
+    ) -> Result<T, ApiError>
+    where
+        Fut: Future<Output = Result<T, ApiError>>,
+    {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.retry.base_delay)
             .with_max_delay(self.retry.max_delay)
             .with_max_times(self.retry.max_retries)
             .with_jitter();
         let max_after = self.retry.max_retry_after;
-        (|| self.send_once(op, method.clone(), url.clone(), body.clone()))
+        attempt
             .retry(backoff)
             .when(ApiError::is_transient)
             .adjust(move |err, dur| match err {
@@ -322,7 +369,46 @@ impl Client {
                 } => dur.map(|d| d.max((*after).min(max_after))),
                 _ => dur,
             })
+            .notify(|err, dur| {
+                if let Some(notice) = self.notice.as_ref().filter(|_| dur >= ANNOUNCE_RETRY_WAIT) {
+                    let why = match err {
+                        ApiError::RateLimited {
+                            retry_after: Some(_),
+                        } => "the Cloudflare API asked to wait (rate limited, Retry-After)"
+                            .to_owned(),
+                        other => other.to_string(),
+                    };
+                    notice(&format!(
+                        "waiting {} s before retrying {what}: {why}",
+                        dur.as_secs_f64().round()
+                    ));
+                }
+            })
             .await
+    }
+
+    /// Awaits `fut`; while it takes long, says so every few seconds (an API that hangs must
+    /// not look like a tool that hangs).
+    async fn announcing_slowness<T>(&self, what: &str, fut: impl Future<Output = T>) -> T {
+        let Some(notice) = &self.notice else {
+            return fut.await;
+        };
+        let started = tokio::time::Instant::now();
+        let mut next = started + ANNOUNCE_SLOW_ANSWER;
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            tokio::select! {
+                out = &mut fut => return out,
+                () = tokio::time::sleep_until(next) => {
+                    notice(&format!(
+                        "still waiting for the Cloudflare API to answer {what} ({} s so far; each attempt gives up after {} s)",
+                        started.elapsed().as_secs(),
+                        REQUEST_TIMEOUT.as_secs()
+                    ));
+                    next += ANNOUNCE_SLOW_ANSWER;
+                }
+            }
+        }
     }
 
     async fn send_once(
@@ -335,7 +421,7 @@ impl Client {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let mut req = self
             .http
-            .request(method, url)
+            .request(method.clone(), url.clone())
             .bearer_auth(self.token.expose())
             .header(header::ACCEPT, "application/json");
         req = match body {
@@ -360,19 +446,29 @@ impl Client {
                 )
             }
         };
-        let resp = req.send().await.map_err(|e| network(&e))?;
-        let status = resp.status();
-        let retry_after = resp
-            .headers()
-            .get(header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let bytes = resp.bytes().await.map_err(|e| network(&e))?;
+        let what = format!("{method} {}", url.path());
+        let exchange = async {
+            let resp = req.send().await.map_err(|e| network(&e))?;
+            let status = resp.status();
+            let retry_after = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let bytes = resp.bytes().await.map_err(|e| network(&e))?;
+            Ok::<_, ApiError>((status, retry_after, bytes))
+        };
+        let (status, retry_after, bytes) = self.announcing_slowness(&what, exchange).await?;
         if status == StatusCode::TOO_MANY_REQUESTS {
             return Err(ApiError::RateLimited { retry_after });
         }
-        let env: Envelope = serde_json::from_slice(&bytes).map_err(|e| ApiError::Malformed {
+        // Whatever the API sends back may echo the Authorization header (some error messages
+        // quote the request): the token leaves no trace beyond this point, in errors, results,
+        // the journal or the terminal.
+        let text = String::from_utf8_lossy(&bytes);
+        let text = self.token.redact(&text);
+        let env: Envelope = serde_json::from_str(&text).map_err(|e| ApiError::Malformed {
             status: status.as_u16(),
             detail: format!("not the API's JSON envelope ({e})"),
         })?;
@@ -569,22 +665,55 @@ impl Client {
         }
     }
 
-    /// `DELETE /accounts/{a}/workers/scripts/{name}`; `false` when it was already gone.
-    pub async fn delete_script(&self, account_id: &str, name: &str) -> Result<bool, ApiError> {
-        match self
-            .call(
-                Op::DeleteScript,
-                Method::DELETE,
-                &["accounts", account_id, "workers", "scripts", name],
-                &[],
-                Body::None,
-            )
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e) if is_gone(&e, code::SCRIPT_NOT_FOUND) => Ok(false),
-            Err(e) => Err(e),
-        }
+    /// `DELETE /accounts/{a}/workers/scripts/{name}`, but only while `unchanged` holds for the
+    /// script's settings, read afresh before every attempt: a retry after a failed or lost
+    /// answer must not delete a script that another run uploaded in the meantime. The API's
+    /// delete is unconditional, so a window of one round trip remains between the read and the
+    /// delete.
+    pub async fn delete_script_if(
+        &self,
+        account_id: &str,
+        name: &str,
+        unchanged: impl Fn(&ScriptSettings) -> bool,
+    ) -> Result<ScriptDeletion, ApiError> {
+        let settings_url = self.url(
+            &[
+                "accounts", account_id, "workers", "scripts", name, "settings",
+            ],
+            &[],
+        );
+        let script_url = self.url(&["accounts", account_id, "workers", "scripts", name], &[]);
+        let what = format!("DELETE {}", script_url.path());
+        let unchanged = &unchanged;
+        self.retrying(&what, || {
+            let (settings_url, script_url) = (settings_url.clone(), script_url.clone());
+            async move {
+                let found = match self
+                    .send_once(Op::GetScriptSettings, Method::GET, settings_url, Body::None)
+                    .await
+                {
+                    Ok((result, _)) => decode::<ScriptSettings>(result)?,
+                    Err(e) if is_gone(&e, code::SCRIPT_NOT_FOUND) => {
+                        return Ok(ScriptDeletion::AlreadyGone)
+                    }
+                    Err(e) => return Err(e),
+                };
+                if !unchanged(&found) {
+                    return Ok(ScriptDeletion::Changed);
+                }
+                match self
+                    .send_once(Op::DeleteScript, Method::DELETE, script_url, Body::None)
+                    .await
+                {
+                    Ok(_) => Ok(ScriptDeletion::Deleted),
+                    Err(e) if is_gone(&e, code::SCRIPT_NOT_FOUND) => {
+                        Ok(ScriptDeletion::AlreadyGone)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        })
+        .await
     }
 
     /// `GET /zones/{z}/workers/routes`.
@@ -598,21 +727,25 @@ impl Client {
         .await
     }
 
-    /// `POST /zones/{z}/workers/routes`. Never `PUT .../scripts/{name}/routes`, which replaces
-    /// every route of the script.
+    /// `POST /zones/{z}/workers/routes`; without a script, the route disables Workers on its
+    /// pattern. Never `PUT .../scripts/{name}/routes`, which replaces every route of the script.
     pub async fn create_route(
         &self,
         zone_id: &str,
         pattern: &str,
-        script: &str,
+        script: Option<&str>,
     ) -> Result<Route, ApiError> {
+        let body = match script {
+            Some(script) => json!({"pattern": pattern, "script": script}),
+            None => json!({"pattern": pattern}),
+        };
         let (result, _) = self
             .call(
                 Op::CreateRoute,
                 Method::POST,
                 &["zones", zone_id, "workers", "routes"],
                 &[],
-                Body::Json(json!({"pattern": pattern, "script": script})),
+                Body::Json(body),
             )
             .await?;
         let mut route: Route = decode(result)?;
@@ -620,7 +753,9 @@ impl Client {
         if route.pattern.is_empty() {
             route.pattern = pattern.to_owned();
         }
-        route.script.get_or_insert_with(|| script.to_owned());
+        if route.script.is_none() {
+            route.script = script.map(str::to_owned);
+        }
         Ok(route)
     }
 

@@ -1,6 +1,9 @@
 //! Before anything changes: a client from the settings, a token that works, the zone that
 //! holds the host. Whatever is missing is explained with how to fix it (exit 2).
 
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
 use anyhow::Result;
 
 use super::{ApiError, Client, RetryPolicy, Zone};
@@ -33,7 +36,14 @@ pub fn session(settings: &Settings) -> Result<Session> {
         )
         .into());
     };
-    let client = Client::new(cf.api_base.clone(), token, RetryPolicy::from_env())?;
+    let mut client = Client::new(cf.api_base.clone(), token, RetryPolicy::from_env())?;
+    // On a terminal the spinner shows that work goes on; elsewhere (CI, a pipe) a long silent
+    // wait looks like a hang, so each one gets a line on stderr saying what it waits for.
+    if !std::io::stderr().is_terminal() {
+        client = client.announce_waits(Arc::new(|line: &str| {
+            let _ = writeln!(std::io::stderr(), "failover: {line}");
+        }));
+    }
     Ok(Session { client, account_id })
 }
 
@@ -91,6 +101,25 @@ pub async fn find_zone(session: &Session, settings: &Settings, host: &str) -> Re
                 .next()
         };
         return match zone {
+            // A zone id reaches any zone the token can see, in any account: writes would then
+            // go to two accounts (the script to ours, the route and the record to the zone's).
+            Some(zone)
+                if zone
+                    .account
+                    .as_ref()
+                    .is_some_and(|a| a.id != session.account_id) =>
+            {
+                Err(Fatal::usage(format!(
+                    "[cloudflare].zone = {z:?} is zone {} of account {}, not of account {} \
+                     (account_id): set account_id to the zone's account, or zone to a zone of \
+                     account {}; nothing was changed",
+                    crate::text::sanitize(&zone.name),
+                    crate::text::sanitize(zone.account.as_ref().map_or("", |a| a.id.as_str())),
+                    session.account_id,
+                    session.account_id
+                ))
+                .into())
+            }
             Some(zone) if zone.status.as_deref().is_none_or(|s| s == "active") => Ok(zone),
             Some(zone) => Err(Fatal::usage(format!(
                 "zone {} is {}, not active: a Worker route needs an active zone",
@@ -120,10 +149,14 @@ pub async fn find_zone(session: &Session, settings: &Settings, host: &str) -> Re
     .await;
     for answer in answers {
         let zones = answer.map_err(explain)?;
-        if let Some(zone) = zones
-            .into_iter()
-            .find(|z| z.status.as_deref().is_none_or(|s| s == "active"))
-        {
+        // The query names the account already; checking again costs nothing and keeps a zone
+        // of another account out even if the filter were ignored.
+        if let Some(zone) = zones.into_iter().find(|z| {
+            z.status.as_deref().is_none_or(|s| s == "active")
+                && z.account
+                    .as_ref()
+                    .is_none_or(|a| a.id == session.account_id)
+        }) {
             return Ok(zone);
         }
     }

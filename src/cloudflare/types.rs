@@ -31,6 +31,16 @@ pub struct Zone {
     pub status: Option<String>,
     #[serde(default)]
     pub plan: Option<ZonePlan>,
+    /// The account that owns the zone; a token may reach zones of several accounts.
+    #[serde(default)]
+    pub account: Option<ZoneAccount>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct ZoneAccount {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 impl Zone {

@@ -75,7 +75,18 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
             .collect(),
     };
     let deployed = script.is_some() && state.is_some();
+    let routes: Vec<_> = routes
+        .into_iter()
+        .filter(|r| r.script.as_deref() == Some(script_name.as_str()))
+        .collect();
+    // A route naming our script after the script was deleted (a rollback that raced a
+    // deploy): requests there fail at the edge, whatever the platform does.
+    let orphaned_routes = script.is_none() && !routes.is_empty();
     let action = match (deployed, platform.healthy) {
+        // Removing the orphan helps only once the platform answers; until then a deploy
+        // puts the proxy back behind the route.
+        (_, true) if orphaned_routes => "rollback",
+        (_, false) if orphaned_routes => "deploy-proxy",
         (true, true) => "rollback",
         (true, false) => "none",
         (false, false) => "deploy-proxy",
@@ -92,10 +103,8 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
             id: zone.id.clone(),
             name: zone.name.clone(),
         }),
-        routes: routes
-            .into_iter()
-            .filter(|r| r.script.as_deref() == Some(script_name.as_str()))
-            .collect(),
+        routes,
+        orphaned_routes,
         dns_records,
         public_url: public,
         platform,

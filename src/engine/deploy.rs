@@ -109,7 +109,7 @@ pub async fn run(
     };
     journal.append("planned", json!({"plan": &plan}))?;
 
-    let mut warnings = Vec::new();
+    let mut warnings = plan.warnings.clone();
     if zone.is_free_plan() {
         warnings.push(
             "zone is on the Free plan: Workers Free allows 100,000 requests a day across the \

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use serde_json::json;
 
-use crate::apply::{apply, Applied, ApplyError};
+use crate::apply::{apply, Applied};
 use crate::cloudflare::Client;
 use crate::exit::Fatal;
 use crate::plan::Plan;
@@ -27,7 +27,7 @@ use crate::ui::Printer;
 
 /// The one path from a plan to API calls, for deploy-proxy and rollback alike: ask (a refusal
 /// changes nothing, exit 4), then apply with the journal; a failed step ends in exit 5 naming
-/// what was done and how to converge.
+/// what was done and how to converge, or exit 2 when the token was refused before any change.
 pub(crate) async fn apply_with_consent(
     printer: &Printer,
     client: &Client,
@@ -43,28 +43,7 @@ pub(crate) async fn apply_with_consent(
     let spinner = printer.progress().spinner("applying");
     let result = apply(client, journal, plan).await;
     spinner.clear();
-    result.map_err(|e| partial(journal, e, rerun))
-}
-
-/// A plan that stopped part way: exit 5, saying what was done and how to converge.
-fn partial(journal: &Journal, e: ApplyError, rerun: &str) -> anyhow::Error {
-    let done: Vec<String> = e.done.iter().map(|a| a.description.clone()).collect();
-    let _ = journal.append(
-        "partial",
-        json!({"done": done, "failed": e.failed, "error": e.source.to_string()}),
-    );
-    let msg = format!(
-        "partially applied ({} step(s) done{}); the journal {} records them; run `{rerun}` again, or `failover rollback`, to converge",
-        done.len(),
-        if done.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", done.join("; "))
-        },
-        journal.path().display()
-    );
-    // The Fatal is the root of the chain (so the exit code is found); the cause is in its text.
-    Fatal::partial(format!("{}: {}; {msg}", e.failed, e.source)).into()
+    result.map_err(|e| crate::apply::failure(journal, e, rerun))
 }
 
 /// Every runbook known: the embedded ones, then `*.toml` in `dir` (sorted), then `extra`;

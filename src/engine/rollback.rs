@@ -73,7 +73,9 @@ pub async fn run(
         ));
     }
 
-    // Round 2 (only with state): the zone's routes, the recorded records, the platform path.
+    // Round 2: with state, the zone's routes and the recorded records; with no script of our
+    // name at all, the host's zone's routes (one may still name the script: an orphan).
+    let mut zone_id = state.as_ref().map(|s| s.zone_id.clone());
     let (routes, records) = match &state {
         Some(st) => {
             let names: Vec<String> = {
@@ -94,6 +96,16 @@ pub async fn run(
             }
             (routes, all)
         }
+        None if script_settings.is_none() => {
+            let zone = preflight::find_zone(&session, settings, &host).await?;
+            let routes = client
+                .routes(&zone.id)
+                .await
+                .map_err(explain)
+                .context("cannot list the zone's Worker routes")?;
+            zone_id = Some(zone.id);
+            (routes, Vec::new())
+        }
         None => (Vec::new(), Vec::new()),
     };
     spinner.clear();
@@ -104,9 +116,11 @@ pub async fn run(
         script_exists,
         state: state.clone(),
         routes,
+        zone_id: zone_id.clone(),
         records: records.clone(),
     };
     let plan = plan_rollback::plan(&input);
+    warnings.extend(plan.warnings.iter().cloned());
     journal.append("planned", json!({"plan": &plan}))?;
 
     // The platform's own DNS target: configured, else what the record pointed at.
@@ -132,8 +146,8 @@ pub async fn run(
         host: host.clone(),
         script: script_name.clone(),
         account_id: session.account_id.clone(),
-        found: script_exists,
-        zone_id: state.as_ref().map(|s| s.zone_id.clone()),
+        found: script_exists || !plan.is_empty(),
+        zone_id,
         platform: platform.clone(),
         forced: opts.force,
         plan: plan.clone(),

@@ -49,11 +49,14 @@ pub async fn await_marker(
     (matches_want(&last, script, present), last)
 }
 
+/// With the proxy present: its marker. Gone: an answer through the platform path, which is an
+/// answer without the marker that is not a server error (a 5xx without the marker is what the
+/// edge answers when a route names a script that no longer exists, or the platform still fails).
 fn matches_want(check: &MarkerCheck, script: &str, present: bool) -> bool {
     if present {
         check.marker.as_deref() == Some(script)
     } else {
-        check.status.is_some() && check.marker.as_deref() != Some(script)
+        check.status.is_some_and(|s| s < 500) && check.marker.as_deref() != Some(script)
     }
 }
 
@@ -175,5 +178,32 @@ mod tests {
             health.target_resolves && !health.origin_healthy,
             "{health:?}"
         );
+    }
+
+    #[track_caller]
+    fn check(status: Option<u16>, marker: Option<&str>, present: bool, want: bool) {
+        let c = MarkerCheck {
+            url: "http://h/".into(),
+            status,
+            marker: marker.map(str::to_owned),
+            error: None,
+        };
+        assert_eq!(
+            matches_want(&c, "s", present),
+            want,
+            "{c:?} present={present}"
+        );
+    }
+
+    #[test]
+    fn what_counts_as_verified() {
+        check(Some(200), Some("s"), true, true);
+        check(Some(200), None, true, false);
+        check(Some(200), None, false, true);
+        check(Some(404), None, false, true);
+        check(Some(200), Some("s"), false, false);
+        check(Some(500), None, false, false);
+        check(Some(530), None, false, false);
+        check(None, None, false, false);
     }
 }

@@ -151,7 +151,7 @@ fn verification_text(v: &Verification, want_marker: bool) -> String {
             let wanted = if want_marker {
                 "answers through the proxy"
             } else {
-                "no longer answers through the proxy"
+                "answers through the platform path again"
             };
             out.push_str(&format!(
                 "{} {} {wanted} ({seen})\n",
@@ -260,6 +260,9 @@ pub struct Status {
     pub zone: Option<ZoneRef>,
     /// Routes pointing at our script.
     pub routes: Vec<Route>,
+    /// Routes that name our script while it does not exist: requests there fail until
+    /// `rollback` removes them (or `deploy-proxy` uploads the script again).
+    pub orphaned_routes: bool,
     pub dns_records: Vec<RecordState>,
     pub public_url: MarkerCheck,
     pub platform: PlatformHealth,
@@ -284,6 +287,12 @@ impl Status {
                 out.push_str(&format!(" (failover {v})"));
             }
             out.push('\n');
+        } else if self.orphaned_routes {
+            out.push_str(&format!(
+                "The emergency proxy {} is gone but its route(s) remain: requests to {} there \
+                 fail; `failover rollback` removes them.\n",
+                self.script, self.host
+            ));
         } else {
             out.push_str(&format!(
                 "No emergency proxy is deployed for {}.\n",

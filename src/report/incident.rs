@@ -365,6 +365,10 @@ fn describe(e: &Event) -> Option<String> {
         (_, "refused") => format!("refused: {}", text(&d["reason"])),
         (_, "declined") => "declined at the prompt".to_owned(),
         (_, "partial") => format!("partially applied: {}", text(&d["error"])),
+        (_, "step.interrupted") => format!(
+            "INTERRUPTED during: {} (its outcome is unknown)",
+            text(&d["description"])
+        ),
         (_, "status") => format!(
             "status: proxy deployed {}, action {}",
             d["deployed"],

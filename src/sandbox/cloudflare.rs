@@ -5,7 +5,10 @@
 //! multipart upload's shape and metadata, route patterns (10022), duplicate patterns (10020),
 //! missing scripts and routes (10007 / 10009), pagination with `result_info`. Faults can be
 //! injected per call (500, 429 with Retry-After, a dropped connection, a garbled body,
-//! `success: false`) and a latency added to every answer.
+//! `success: false`, any status and code), a latency added to every answer, error messages
+//! made to echo the request's Authorization header (as some real answers do), and calls held
+//! at a chosen point until the test releases them, so that races between two clients are
+//! played out deterministically.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -19,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use serde::Serialize;
 use serde_json::{json, Value};
+use tokio::sync::Notify;
 use url::Url;
 
 /// The path prefix of every API call, as on the real API.
@@ -30,8 +34,22 @@ pub enum Permission {
     ZoneRead,
     DnsRead,
     DnsEdit,
+    WorkersScriptsRead,
     WorkersScriptsEdit,
+    WorkersRoutesRead,
     WorkersRoutesEdit,
+}
+
+impl Permission {
+    /// The permission that also grants this one (Edit includes Read).
+    fn edit(self) -> Permission {
+        match self {
+            Permission::DnsRead => Permission::DnsEdit,
+            Permission::WorkersScriptsRead => Permission::WorkersScriptsEdit,
+            Permission::WorkersRoutesRead => Permission::WorkersRoutesEdit,
+            other => other,
+        }
+    }
 }
 
 /// How an injected fault answers.
@@ -47,6 +65,8 @@ pub enum FaultKind {
     MalformedBody,
     /// HTTP 200 with `success: false` (code 10013); nothing is changed.
     Unsuccessful,
+    /// Any HTTP status with this error code (401, 403...); nothing is changed.
+    Status { status: u16, code: u32 },
 }
 
 impl FaultKind {
@@ -75,6 +95,52 @@ pub struct Fault {
     pub kind: FaultKind,
 }
 
+/// Where a held call waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldAt {
+    /// Before it is carried out: whatever happens meanwhile, it acts on the state after.
+    Before,
+    /// After it was carried out, before its answer leaves: it answers with the state before.
+    After,
+}
+
+/// A call parked by the sandbox until released: the deterministic way to let another client
+/// act in the middle of a run.
+#[derive(Clone)]
+pub struct Hold(Arc<HoldInner>);
+
+struct HoldInner {
+    reached: Notify,
+    release: Notify,
+}
+
+impl Hold {
+    /// Waits until the held call has arrived (and, for [`HoldAt::After`], was carried out).
+    pub async fn reached(&self) {
+        self.0.reached.notified().await;
+    }
+
+    /// Lets the held call go on.
+    pub fn release(&self) {
+        self.0.release.notify_one();
+    }
+
+    async fn park(&self) {
+        self.0.reached.notify_one();
+        self.0.release.notified().await;
+    }
+}
+
+struct ArmedHold {
+    method: Method,
+    path: String,
+    skip: usize,
+    at: HoldAt,
+    seen: usize,
+    hold: Hold,
+    fired: bool,
+}
+
 /// A call the sandbox received.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Call {
@@ -93,6 +159,8 @@ impl Call {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ZoneRec {
     pub id: String,
+    /// The account that owns it (the token may reach several).
+    pub account_id: String,
     pub name: String,
     pub status: String,
     pub plan: String,
@@ -161,6 +229,8 @@ struct World {
     scripts: BTreeMap<String, ScriptRec>,
     routes: Vec<RouteRec>,
     faults: Vec<Armed>,
+    holds: Vec<ArmedHold>,
+    echo_authorization: bool,
     calls: Vec<Call>,
     latency: Duration,
     permissions: Option<BTreeSet<Permission>>,
@@ -197,6 +267,8 @@ impl CloudflareSandbox {
             scripts: BTreeMap::new(),
             routes: Vec::new(),
             faults: Vec::new(),
+            holds: Vec::new(),
+            echo_authorization: false,
             calls: Vec::new(),
             latency: Duration::ZERO,
             permissions: None,
@@ -229,9 +301,16 @@ impl CloudflareSandbox {
 
     /// Adds an active zone on `plan` ("free", "pro"...); returns its id.
     pub fn add_zone(&self, name: &str, plan: &str) -> String {
+        let account = self.account_id();
+        self.add_zone_in(&account, name, plan)
+    }
+
+    /// Adds an active zone owned by `account` (another account the token also reaches).
+    pub fn add_zone_in(&self, account: &str, name: &str, plan: &str) -> String {
         let id = new_id();
         self.world().zones.push(ZoneRec {
             id: id.clone(),
+            account_id: account.to_owned(),
             name: name.to_owned(),
             status: "active".to_owned(),
             plan: plan.to_owned(),
@@ -305,7 +384,8 @@ impl CloudflareSandbox {
     }
 
     /// The script a request for `host` + `path` runs, as the edge decides: a route whose
-    /// pattern matches, on a host whose DNS record is proxied.
+    /// pattern matches (the most specific), on a host whose DNS record is proxied. The script
+    /// may be missing (deleted while its route stayed): the edge then fails as Cloudflare's does.
     pub fn script_for(&self, host: &str, path: &str) -> Option<String> {
         let w = self.world();
         let host = host.to_ascii_lowercase();
@@ -322,7 +402,6 @@ impl CloudflareSandbox {
             .filter(|r| pattern_matches(&r.pattern, &url))
             .max_by_key(|r| r.pattern.len())
             .and_then(|r| r.script.clone())
-            .filter(|s| w.scripts.contains_key(s))
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -335,6 +414,31 @@ impl CloudflareSandbox {
 
     pub fn clear_faults(&self) {
         self.world().faults.clear();
+    }
+
+    /// Holds the call of `method` on `path` that comes after `skip` matching ones, at `at`,
+    /// until [`Hold::release`].
+    pub fn hold(&self, method: Method, path: &str, skip: usize, at: HoldAt) -> Hold {
+        let hold = Hold(Arc::new(HoldInner {
+            reached: Notify::new(),
+            release: Notify::new(),
+        }));
+        self.world().holds.push(ArmedHold {
+            method,
+            path: path.to_owned(),
+            skip,
+            at,
+            seen: 0,
+            hold: hold.clone(),
+            fired: false,
+        });
+        hold
+    }
+
+    /// Makes every error message quote the request's Authorization header, as some answers
+    /// of the real API do: what a client prints of an error must not leak the token.
+    pub fn echo_authorization(&self, on: bool) {
+        self.world().echo_authorization = on;
     }
 
     /// Every call received so far.
@@ -459,7 +563,12 @@ async fn handle(State(world): State<Shared>, req: Request) -> Response {
         .unwrap_or("")
         .to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
-    let (latency, fault) = {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (latency, fault, hold, echo) = {
         let mut w = world.lock().expect("sandbox state lock");
         w.calls.push(Call {
             method: method.to_string(),
@@ -477,14 +586,73 @@ async fn handle(State(world): State<Shared>, req: Request) -> Response {
                 }
             }
         }
-        (w.latency, fault)
+        let mut hold = None;
+        for armed in w.holds.iter_mut().filter(|h| !h.fired) {
+            if armed.method == method && armed.path == path {
+                armed.seen += 1;
+                if armed.seen > armed.skip {
+                    armed.fired = true;
+                    hold = Some((armed.hold.clone(), armed.at));
+                    break;
+                }
+            }
+        }
+        (w.latency, fault, hold, w.echo_authorization)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    if let Some((hold, HoldAt::Before)) = &hold {
+        hold.park().await;
+    }
+    let resp = answer(&world, fault, method, &path, &query, req).await;
+    if let Some((hold, HoldAt::After)) = &hold {
+        hold.park().await;
+    }
+    match (echo, authorization) {
+        (true, Some(auth)) => echo_into_errors(resp, &auth).await,
+        _ => resp,
+    }
+}
+
+/// Appends the request's Authorization header to every error message of a failed answer.
+async fn echo_into_errors(resp: Response, authorization: &str) -> Response {
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 1 << 20).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let mut doc: Value = match serde_json::from_slice(&bytes) {
+        Ok(doc) => doc,
+        Err(_) => return Response::from_parts(parts, Body::from(bytes)),
+    };
+    if let Some(errors) = doc.get_mut("errors").and_then(Value::as_array_mut) {
+        for e in errors {
+            if let Some(Value::String(m)) = e.get_mut("message") {
+                m.push_str(&format!(" (request had Authorization: {authorization})"));
+            }
+        }
+    }
+    let mut parts = parts;
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(doc.to_string()))
+}
+
+/// The answer to one call: an injected fault, or the call carried out.
+async fn answer(
+    world: &Shared,
+    fault: Option<FaultKind>,
+    method: Method,
+    path: &str,
+    query: &str,
+    req: Request,
+) -> Response {
     match fault {
         Some(FaultKind::ServerError) => {
             return failure(StatusCode::INTERNAL_SERVER_ERROR, 10013, "internal error")
+        }
+        Some(FaultKind::Status { status, code }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            return failure(status, code, "injected failure");
         }
         Some(FaultKind::RateLimited { retry_after_secs }) => {
             let mut resp = failure(
@@ -506,7 +674,7 @@ async fn handle(State(world): State<Shared>, req: Request) -> Response {
         }
         _ => {}
     }
-    let resp = route(&world, method, &path, &query, req).await;
+    let resp = route(world, method, path, query, req).await;
     match fault {
         Some(FaultKind::DropConnection) => {
             // Headers go out, then the body fails: the client sees the connection drop.
@@ -537,7 +705,9 @@ fn permission_for(method: &Method, segments: &[&str]) -> Option<Permission> {
         ["zones"] | ["zones", _] => Some(Permission::ZoneRead),
         ["zones", _, "dns_records", ..] if get => Some(Permission::DnsRead),
         ["zones", _, "dns_records", ..] => Some(Permission::DnsEdit),
+        ["zones", _, "workers", "routes", ..] if get => Some(Permission::WorkersRoutesRead),
         ["zones", _, "workers", "routes", ..] => Some(Permission::WorkersRoutesEdit),
+        ["accounts", _, "workers", ..] if get => Some(Permission::WorkersScriptsRead),
         ["accounts", _, "workers", ..] => Some(Permission::WorkersScriptsEdit),
         _ => None,
     }
@@ -551,10 +721,10 @@ async fn route(world: &Shared, method: Method, path: &str, query: &str, req: Req
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     if let Some(needed) = permission_for(&method, &segments) {
         let w = world.lock().expect("sandbox state lock");
-        let allowed = w.permissions.as_ref().is_none_or(|p| {
-            p.contains(&needed)
-                || (needed == Permission::DnsRead && p.contains(&Permission::DnsEdit))
-        });
+        let allowed = w
+            .permissions
+            .as_ref()
+            .is_none_or(|p| p.contains(&needed) || p.contains(&needed.edit()));
         if !allowed {
             return failure(StatusCode::FORBIDDEN, 10000, "Authentication error");
         }
@@ -582,7 +752,7 @@ async fn route(world: &Shared, method: Method, path: &str, query: &str, req: Req
         (Method::GET, ["zones", z]) => {
             let w = world.lock().expect("sandbox state lock");
             match w.zones.iter().find(|zone| zone.id == *z) {
-                Some(zone) => envelope(StatusCode::OK, zone_json(zone, &w.account_id)),
+                Some(zone) => envelope(StatusCode::OK, zone_json(zone, &zone.account_id)),
                 None => failure(
                     StatusCode::NOT_FOUND,
                     7003,
@@ -752,8 +922,8 @@ fn list_zones(world: &Shared, q: &BTreeMap<String, String>) -> Response {
         .zones
         .iter()
         .filter(|z| q.get("name").is_none_or(|n| z.name.eq_ignore_ascii_case(n)))
-        .filter(|_| q.get("account.id").is_none_or(|a| *a == w.account_id))
-        .map(|z| zone_json(z, &w.account_id))
+        .filter(|z| q.get("account.id").is_none_or(|a| *a == z.account_id))
+        .map(|z| zone_json(z, &z.account_id))
         .collect();
     let (page, per_page) = page_params(q, w.page_cap);
     paged(items, page, per_page)

@@ -1,13 +1,16 @@
 //! deploy-proxy, status and rollback against the sandbox Cloudflare API, with a loopback edge
 //! that answers with the marker exactly when the sandbox routes the host to a live script.
 
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use failover::sandbox::cloudflare::{CloudflareSandbox, Fault, FaultKind, Permission, Snapshot};
+use failover::sandbox::cloudflare::{
+    CloudflareSandbox, Fault, FaultKind, Hold, HoldAt, Permission, Snapshot,
+};
 use failover::sandbox::dns::DnsServer;
 use serde_json::Value;
 
@@ -30,6 +33,8 @@ struct World {
     zone: String,
     record: String,
     outputs: Vec<String>,
+    /// Other machines' directories (their own state and journal, the same config).
+    machines: Vec<Scratch>,
 }
 
 async fn edge(State(cf): State<Arc<CloudflareSandbox>>, req: Request) -> Response {
@@ -40,7 +45,16 @@ async fn edge(State(cf): State<Arc<CloudflareSandbox>>, req: Request) -> Respons
         .unwrap_or_default();
     let host = host.split(':').next().unwrap_or_default().to_owned();
     match cf.script_for(&host, req.uri().path()) {
-        Some(script) => ([("x-failover-proxy", script)], "through the proxy").into_response(),
+        // As Cloudflare's edge: a route naming a script that does not exist fails.
+        Some(script) if cf.script(&script).is_none() => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "error 1101: the routed Worker does not exist",
+        )
+            .into_response(),
+        Some(script) if script.starts_with("failover-") => {
+            ([("x-failover-proxy", script)], "through the proxy").into_response()
+        }
+        Some(_) => "through another Worker".into_response(),
         None => "through the platform".into_response(),
     }
 }
@@ -116,11 +130,68 @@ impl World {
             zone,
             record,
             outputs: Vec::new(),
+            machines: Vec::new(),
         }
     }
 
     fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = failover(self.dir.path());
+        self.cmd_in(self.dir.path(), args)
+    }
+
+    /// Another machine: its own directory (state, journal) with the same configuration.
+    fn second_machine(&mut self) -> PathBuf {
+        let other = Scratch::new();
+        let config = std::fs::read_to_string(self.dir.path().join("failover.toml")).unwrap();
+        other.write("failover.toml", &config);
+        let path = other.path().to_owned();
+        self.machines.push(other);
+        path
+    }
+
+    /// Starts the command in `dir` in the background (another engineer, at the same time).
+    fn spawn_in(&self, dir: &Path, args: &[&str]) -> Child {
+        self.cmd_in(dir, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start failover")
+    }
+
+    /// Waits for a background run; remembers its output for the canary check.
+    fn finish(&mut self, child: Child) -> Run {
+        let out = child.wait_with_output().expect("wait for failover");
+        self.remember(out.into())
+    }
+
+    fn remember(&mut self, out: Run) -> Run {
+        self.outputs.push(out.stdout.clone());
+        self.outputs.push(out.stderr.clone());
+        out
+    }
+
+    #[track_caller]
+    fn expect_in(&mut self, dir: &Path, args: &[&str], code: i32) -> Run {
+        let out = run(&mut self.cmd_in(dir, args));
+        let out = self.remember(out);
+        assert_eq!(
+            out.code,
+            code,
+            "failover {args:?} (in {})\nstdout:\n{}\nstderr:\n{}",
+            dir.display(),
+            out.stdout,
+            out.stderr
+        );
+        out
+    }
+
+    /// Blocks until the held call has arrived.
+    fn reached(&self, hold: &Hold) {
+        self.rt.block_on(hold.reached());
+    }
+
+    /// The command, run in `dir` (another machine's directory).
+    fn cmd_in(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut cmd = failover(dir);
         cmd.env("CLOUDFLARE_API_TOKEN", TOKEN)
             .env("CLOUDFLARE_API_BASE_URL", self.cf.base_url().as_str())
             .env("FAILOVER_RETRY_BASE_MS", "1")
@@ -133,20 +204,13 @@ impl World {
     /// Runs the binary; remembers its output for the canary check.
     fn run(&mut self, args: &[&str]) -> Run {
         let out = run(&mut self.cmd(args));
-        self.outputs.push(out.stdout.clone());
-        self.outputs.push(out.stderr.clone());
-        out
+        self.remember(out)
     }
 
     #[track_caller]
     fn expect(&mut self, args: &[&str], code: i32) -> Run {
-        let out = self.run(args);
-        assert_eq!(
-            out.code, code,
-            "failover {args:?}\nstdout:\n{}\nstderr:\n{}",
-            out.stdout, out.stderr
-        );
-        out
+        let dir = self.dir.path().to_owned();
+        self.expect_in(&dir, args, code)
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -167,7 +231,8 @@ impl World {
         for out in &self.outputs {
             assert!(!out.contains(TOKEN), "token printed:\n{out}");
         }
-        for entry in walk(&self.dir.path().join(".failover")) {
+        let dirs = std::iter::once(&self.dir).chain(&self.machines);
+        for entry in dirs.flat_map(|d| walk(&d.path().join(".failover"))) {
             let text = std::fs::read_to_string(&entry).unwrap_or_default();
             assert!(!text.contains(TOKEN), "token in {}", entry.display());
         }
@@ -332,6 +397,7 @@ fn a_route_owned_by_another_script_stops_the_deploy() {
     let mut w = World::new(true, true);
     // Remote text reaches the terminal escaped.
     w.cf.add_route(&w.zone, "api.example.com/*", Some("legacy-router\u{1b}[2J"));
+    w.cf.add_script("legacy-router\u{1b}[2J", "export default {}", &[]);
     let before = w.snapshot();
     let out = w.expect(&["deploy-proxy", "--yes"], 4);
     assert!(out.stderr.contains("legacy-router"), "{}", out.stderr);
@@ -514,13 +580,7 @@ fn mutating_calls(w: &World) -> Vec<(String, String, usize)> {
 }
 
 fn inject(w: &World, call: &(String, String, usize), kind: &FaultKind, times: usize) {
-    w.cf.inject(Fault {
-        method: call.0.parse().unwrap(),
-        path: call.1.clone(),
-        skip: call.2,
-        times,
-        kind: kind.clone(),
-    });
+    fault(w, &call.0, &call.1, call.2, times, kind.clone());
 }
 
 /// Runs `args` under the fault; it must succeed or exit 5 with a journal, and re-running must
@@ -968,4 +1028,412 @@ fn sandbox_rejects_what_the_real_api_rejects() {
     let snap = w.snapshot();
     assert!(snap.scripts.contains_key("s1"));
     assert_eq!(snap.routes.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Two engineers at once, an API that echoes secrets, tokens that lack permissions.
+
+fn script_path() -> String {
+    format!("/accounts/{ACCOUNT}/workers/scripts/{SCRIPT}")
+}
+
+fn settings_path() -> String {
+    format!("{}/settings", script_path())
+}
+
+fn hold(w: &World, method: &str, path: &str, skip: usize, at: HoldAt) -> Hold {
+    w.cf.hold(method.parse().unwrap(), path, skip, at)
+}
+
+fn fault(w: &World, method: &str, path: &str, skip: usize, times: usize, kind: FaultKind) {
+    w.cf.inject(Fault {
+        method: method.parse().unwrap(),
+        path: path.to_owned(),
+        skip,
+        times,
+        kind,
+    });
+}
+
+/// The `proxied_before` our script records for the host's record.
+fn recorded_proxied_before(w: &World) -> Value {
+    let snap = w.snapshot();
+    snap.scripts.get(SCRIPT).expect("our script").bindings[0]["json"]["dns_records"][0]
+        ["proxied_before"]
+        .clone()
+}
+
+#[test]
+fn a_rollback_retry_never_deletes_a_script_deployed_meanwhile() {
+    let mut w = World::new(false, true);
+    let pristine = w.snapshot();
+    w.expect(&["deploy-proxy", "--yes", "--no-verify"], 0);
+    let laptop2 = w.second_machine();
+
+    // The rollback's script DELETE fails once (500); its retry begins by reading the script
+    // again: held there while a deploy from another machine runs to the end.
+    fault(&w, "DELETE", &script_path(), 0, 1, FaultKind::ServerError);
+    // Reads of the settings: the plan's (1st), the first attempt's (2nd), the retry's (3rd).
+    let gap = hold(&w, "GET", &settings_path(), 2, HoldAt::Before);
+    let rollback = w.spawn_in(w.dir.path(), &["rollback", "--yes", "--json"]);
+    w.reached(&gap);
+    w.expect_in(&laptop2, &["deploy-proxy", "--yes", "--no-verify"], 0);
+    let redeployed = w.snapshot();
+    gap.release();
+    let out = w.finish(rollback);
+    out.expect(
+        "the rollback that raced a deploy",
+        5,
+        &["uploaded again by another run", "left in place"],
+    );
+    // The deploy made from the other machine is whole: script, route, proxied record, and the
+    // record's original value.
+    assert_eq!(w.snapshot(), redeployed);
+    assert!(w.cf.script_for(HOST, "/").as_deref() == Some(SCRIPT));
+    assert_eq!(recorded_proxied_before(&w), false);
+    // One more rollback converges to the state before any deploy.
+    w.expect(&["rollback", "--yes"], 0);
+    assert_eq!(w.snapshot(), pristine);
+    w.assert_no_canary();
+}
+
+#[test]
+fn a_script_deleted_under_its_route_is_found_reported_and_removed() {
+    let mut w = World::new(true, true);
+    let pristine = w.snapshot();
+    w.expect(&["deploy-proxy", "--yes", "--no-verify"], 0);
+    let laptop2 = w.second_machine();
+
+    // The window no client can close (the API's DELETE is unconditional): the retry's own
+    // DELETE, held after its check, lands after a deploy from another machine.
+    fault(&w, "DELETE", &script_path(), 0, 1, FaultKind::ServerError);
+    let gap = hold(&w, "DELETE", &script_path(), 1, HoldAt::Before);
+    let rollback = w.spawn_in(w.dir.path(), &["rollback", "--yes", "--json"]);
+    w.reached(&gap);
+    w.expect_in(&laptop2, &["deploy-proxy", "--yes", "--no-verify"], 0);
+    gap.release();
+    let out = w.finish(rollback);
+    // A route names a script that is gone: the edge fails, so the rollback is not verified.
+    out.expect("the rollback whose delete landed late", 3, &[]);
+    assert_eq!(out.json()["verified"], false, "{}", out.stdout);
+    assert!(w
+        .snapshot()
+        .routes
+        .iter()
+        .any(|r| r.pattern == "api.example.com/*"));
+
+    let status = w.expect(&["status", "--json"], 0).json();
+    assert_eq!(status["deployed"], false);
+    assert_eq!(status["orphaned_routes"], true, "{status:#}");
+    assert_eq!(status["action"], "rollback");
+    assert_eq!(status["routes"][0]["pattern"], "api.example.com/*");
+
+    let rb = w.expect(&["rollback", "--yes", "--json"], 0).json();
+    assert_eq!(rb["found"], true, "{rb:#}");
+    assert_eq!(rb["verified"], true, "{rb:#}");
+    assert!(rb["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("no longer exists"));
+    assert_eq!(w.snapshot(), pristine);
+    w.assert_no_canary();
+}
+
+#[test]
+fn two_deploys_at_once_keep_the_first_recorded_dns_value() {
+    let mut w = World::new(false, true);
+    let pristine = w.snapshot();
+    let laptop2 = w.second_machine();
+    let zone = w.zone.clone();
+
+    // The second machine reads our script (none yet) and the routes, then its read of the
+    // record waits until the first machine's deploy has proxied it.
+    let settings = hold(&w, "GET", &settings_path(), 0, HoldAt::After);
+    let routes = hold(
+        &w,
+        "GET",
+        &format!("/zones/{zone}/workers/routes"),
+        0,
+        HoldAt::After,
+    );
+    let record = hold(
+        &w,
+        "GET",
+        &format!("/zones/{zone}/dns_records"),
+        0,
+        HoldAt::Before,
+    );
+    let second = w.spawn_in(&laptop2, &["deploy-proxy", "--yes", "--no-verify"]);
+    for h in [&settings, &routes, &record] {
+        w.reached(h);
+    }
+    w.expect(&["deploy-proxy", "--yes", "--no-verify"], 0);
+    for h in [&settings, &routes, &record] {
+        h.release();
+    }
+    let out = w.finish(second);
+    out.expect("the second deploy", 0, &[]);
+    // One proxy, live, with the record's value from before either deploy.
+    assert_eq!(w.cf.script_for(HOST, "/").as_deref(), Some(SCRIPT));
+    let ours = |r: &&failover::sandbox::cloudflare::RouteRec| r.script.as_deref() == Some(SCRIPT);
+    assert_eq!(w.snapshot().routes.iter().filter(ours).count(), 1);
+    assert_eq!(
+        recorded_proxied_before(&w),
+        false,
+        "the first value was overwritten"
+    );
+    w.expect(&["rollback", "--yes"], 0);
+    assert_eq!(w.snapshot(), pristine);
+    w.assert_no_canary();
+}
+
+#[test]
+fn a_token_echoed_by_the_api_is_nowhere() {
+    let zone_path = "/zones".to_owned();
+    // (call, fault, exit code): 401 and 400 refuse the token (exit 2); a persistent 500 on the
+    // upload stops the deploy (exit 5).
+    let cases = [
+        ("GET", "/user/tokens/verify".to_owned(), 401, 10000, 2),
+        ("GET", zone_path, 400, 9109, 2),
+        ("PUT", script_path(), 500, 10013, 5),
+    ];
+    for (method, path, status, code, exit) in cases {
+        for json in [false, true] {
+            let mut w = World::new(true, true);
+            w.cf.echo_authorization(true);
+            fault(
+                &w,
+                method,
+                &path,
+                0,
+                100,
+                FaultKind::Status { status, code },
+            );
+            let mut args = vec!["deploy-proxy", "--yes"];
+            if json {
+                args.push("--json");
+            }
+            let out = w.run(&args);
+            let what = format!("{method} {path} answering {status} ({code}), --json {json}");
+            let all = out.expect(&what, exit, &["<redacted>"]);
+            assert!(!all.contains(TOKEN), "{what}: token printed:\n{all}");
+            if json {
+                assert_eq!(out.json()["schema"], "failover.error/v1", "{what}");
+            }
+            w.assert_no_canary();
+        }
+    }
+}
+
+#[test]
+fn a_zone_id_of_another_account_is_refused_before_any_write() {
+    let mut w = World::new(true, true);
+    let theirs =
+        w.cf.add_zone_in("fedcba9876543210fedcba9876543210", "example.com", "pro");
+    let config = std::fs::read_to_string(w.dir.path().join("failover.toml")).unwrap();
+    w.dir
+        .write("failover.toml", &format!("{config}zone = \"{theirs}\"\n"));
+    let before = w.snapshot();
+    for args in [
+        &["deploy-proxy", "--yes"][..],
+        &["deploy-proxy", "--yes", "--json"],
+    ] {
+        let out = w.run(args);
+        out.expect(
+            &format!("{args:?}"),
+            2,
+            &["fedcba9876543210fedcba9876543210", "not of account"],
+        );
+    }
+    assert_eq!(w.mutating_calls(), 0);
+    assert_eq!(w.snapshot(), before);
+    w.assert_no_canary();
+}
+
+#[test]
+fn a_displaced_route_without_a_script_comes_back_without_one() {
+    let mut w = World::new(true, true);
+    w.cf.add_route(&w.zone, "api.example.com/*", None);
+    let before = w.snapshot();
+    w.expect(&["deploy-proxy", "--yes", "--force"], 0);
+    w.expect(&["rollback", "--yes"], 0);
+    let back: Vec<_> = w
+        .snapshot()
+        .routes
+        .into_iter()
+        .filter(|r| r.pattern == "api.example.com/*")
+        .collect();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].script, None, "{back:?}");
+    assert_eq!(shape(&w.snapshot()), shape(&before));
+    w.assert_no_canary();
+}
+
+#[test]
+fn deploy_warns_about_traffic_it_will_not_catch() {
+    let mut w = World::new(true, true);
+    w.cf.add_route(&w.zone, "api.example.com/admin/*", Some("someone-else"));
+    w.cf.add_route(&w.zone, "*.example.com/*", Some("someone-else"));
+    let out = w.run(&["deploy-proxy", "--yes", "--json"]);
+    out.expect(
+        "deploy beside other routes",
+        0,
+        &[
+            "warning: route api.example.com/admin/* (script someone-else) is more specific",
+            "warning: route *.example.com/* (script someone-else) also matches api.example.com",
+        ],
+    );
+    let warnings = out.json()["warnings"].to_string();
+    assert!(warnings.contains("/admin/*"), "{warnings}");
+    assert!(
+        warnings.contains("takes api.example.com's traffic"),
+        "{warnings}"
+    );
+    // Warned about, not touched.
+    let foreign: Vec<_> = w
+        .snapshot()
+        .routes
+        .into_iter()
+        .filter(|r| r.script.as_deref() == Some("someone-else"))
+        .map(|r| r.pattern)
+        .collect();
+    assert_eq!(
+        foreign,
+        [
+            "www.example.com/*",
+            "api.example.com/admin/*",
+            "*.example.com/*"
+        ]
+    );
+    w.assert_no_canary();
+}
+
+#[test]
+fn a_token_that_cannot_write_is_a_setup_error_naming_the_permission() {
+    let mut w = World::new(false, true);
+    let before = w.snapshot();
+    let read_only = [
+        Permission::ZoneRead,
+        Permission::DnsRead,
+        Permission::WorkersScriptsRead,
+        Permission::WorkersRoutesRead,
+    ];
+    w.cf.set_permissions(Some(&read_only));
+    let out = w.run(&["deploy-proxy", "--yes", "--json"]);
+    out.expect(
+        "a read-only token",
+        2,
+        &["Workers Scripts Edit", "nothing changed"],
+    );
+    assert_eq!(out.json()["error"]["kind"], "usage");
+    assert_eq!(w.snapshot(), before);
+
+    // Rollback with a token that can edit scripts but not routes or DNS.
+    w.cf.set_permissions(None);
+    w.expect(&["deploy-proxy", "--yes", "--no-verify"], 0);
+    let deployed = w.snapshot();
+    w.cf.set_permissions(Some(&[
+        Permission::ZoneRead,
+        Permission::DnsRead,
+        Permission::WorkersScriptsEdit,
+        Permission::WorkersRoutesRead,
+    ]));
+    w.run(&["rollback", "--yes"]).expect(
+        "a rollback without Routes Edit",
+        2,
+        &["Workers Routes Edit"],
+    );
+    assert_eq!(w.snapshot(), deployed);
+    w.assert_no_canary();
+}
+
+#[test]
+fn an_interrupted_deploy_journals_the_interruption() {
+    let mut w = World::new(false, true);
+    let upload = hold(&w, "PUT", &script_path(), 0, HoldAt::Before);
+    let deploy = w.spawn_in(w.dir.path(), &["deploy-proxy", "--yes", "--no-verify"]);
+    w.reached(&upload);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(deploy.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = w.finish(deploy);
+    out.expect("a deploy interrupted mid-upload", 130, &[]);
+    upload.release();
+    let journal = w.journal();
+    let last: Value = serde_json::from_str(journal.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event"], "step.interrupted", "{journal}");
+    assert_eq!(last["data"]["action"], "upload_script", "{journal}");
+    // Running it again converges.
+    w.expect(&["deploy-proxy", "--yes"], 0);
+    w.assert_no_canary();
+}
+
+/// Reads a background run's stderr line by line until one holds `needle`.
+fn wait_for_line(child: &mut Child, needle: &str) -> String {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    loop {
+        // A bound against a hang only; the line is expected within seconds.
+        match rx.recv_timeout(std::time::Duration::from_secs(180)) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+            }
+            Err(e) => panic!("no line with {needle:?} ({e}); stderr so far:\n{seen}"),
+        }
+    }
+}
+
+#[test]
+fn long_waits_are_announced_without_a_terminal() {
+    let w = World::new(true, true);
+    let before = w.snapshot();
+    // Rate limited with Retry-After: 60.
+    fault(
+        &w,
+        "GET",
+        "/zones",
+        0,
+        1,
+        FaultKind::RateLimited {
+            retry_after_secs: 60,
+        },
+    );
+    let mut limited = w.spawn_in(w.dir.path(), &["deploy-proxy", "--dry-run"]);
+    let line = wait_for_line(&mut limited, "waiting 60 s before retrying GET");
+    assert!(line.contains("Retry-After"), "{line}");
+    assert!(!line.contains(TOKEN), "{line}");
+    limited.kill().unwrap();
+    let _ = limited.wait();
+
+    // An API that does not answer.
+    let hung = hold(&w, "GET", "/user/tokens/verify", 0, HoldAt::Before);
+    let mut slow = w.spawn_in(w.dir.path(), &["deploy-proxy", "--dry-run"]);
+    w.reached(&hung);
+    let line = wait_for_line(
+        &mut slow,
+        "still waiting for the Cloudflare API to answer GET",
+    );
+    assert!(line.contains("/user/tokens/verify"), "{line}");
+    assert!(!line.contains(TOKEN), "{line}");
+    hung.release();
+    assert!(slow.wait().unwrap().success());
+    // Both were dry runs: nothing changed.
+    assert_eq!(w.mutating_calls(), 0);
+    assert_eq!(w.snapshot(), before);
 }

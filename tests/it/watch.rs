@@ -24,7 +24,7 @@ use failover::engine::watch::{Options, Pace};
 use failover::notify::Notifier;
 use failover::sandbox::world::World;
 use failover::state::Journal;
-use failover::ui::Printer;
+use failover::ui::{Printer, Verbosity};
 use failover::watch::{Event, Policy};
 
 use crate::support::{failover, workerd_binary, Scratch};
@@ -80,8 +80,13 @@ impl Sandbox {
                 notifiers,
                 metrics: None,
             };
+            // Quiet: the failures a case provokes on purpose are read from the journal.
+            let printer = Printer {
+                verbosity: Verbosity::Quiet,
+                ..Printer::plain(true)
+            };
             engine::watch::run(
-                &Printer::plain(true),
+                &printer,
                 &settings,
                 &rb,
                 &journal,
