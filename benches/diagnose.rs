@@ -59,7 +59,7 @@ fn main() {
         path
     };
     let normal = write_config("failover.toml", 2000, 3000);
-    let tight = write_config("tight.toml", 2000, 1000);
+    let tight = write_config("tight.toml", 600, 1000);
     let quick = write_config("quick.toml", 500, 3000);
     let pin = format!("api.example.test:{}:127.0.0.1", edge.port());
     let diagnose = |config: &std::path::Path, resolvers: &[String], json: bool| {
@@ -105,15 +105,16 @@ fn main() {
     report("outage diagnosed, target timing out (wall)", &mut times);
 
     let holes: Vec<String> = blackholes.iter().map(|b| b.addr().to_string()).collect();
-    for (config, deadline) in [(&normal, 3000), (&tight, 1000)] {
+    for (config, timeout, deadline) in [(&normal, 2000, 3000), (&tight, 600, 1000)] {
         println!(
-            "\n== every resolver blackholes (4 resolvers, dns.timeout_ms 2000, probe.deadline_ms {deadline})"
+            "\n== every resolver blackholes (4 resolvers, dns.timeout_ms {timeout}, probe.deadline_ms {deadline})"
         );
         let mut times = Vec::new();
         for _ in 0..RUNS {
             let (t, out) = diagnose(config, &holes, true);
             let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-            assert_ne!(doc["verdict"], "healthy");
+            // Whatever the deadline: this machine sees nothing, and says so.
+            assert_eq!(doc["verdict"], "inconclusive", "{doc:#}");
             times.push(t);
         }
         report(

@@ -84,8 +84,10 @@ Checks, all at once under one deadline ([probe].deadline_ms):
   - the public URL and each direct origin at health_path (and websocket_path)
   - each [[compare]] environment, for the region/global scope
   - the provider status pages
-Verdicts: healthy (exit 0); dns_target_failure, edge_failure -> deploy-proxy;
-origin_down, inconclusive -> escalate; proxy_active -> rollback when healthy (exit 3).
+Verdicts: healthy (exit 0); dns_target_failure, edge_failure, degraded -> deploy-proxy;
+origin_down, public_dns_failure, inconclusive -> escalate; proxy_active -> rollback when
+healthy (exit 3). Resolvers that time out, refuse or are unreachable on every query are not
+counted; when none answers, the verdict is inconclusive: try --resolver.
 
 The checks come from a runbook (--runbook, else service.runbook, else picked from the
 origin's platform; see `failover runbook list`). On a terminal, diagnose walks through the

@@ -772,6 +772,26 @@ impl Settings {
             deadline: millis(&raw.probe.deadline_ms, "probe.deadline_ms", 10_000)?,
             pins,
         };
+        // A DNS timeout the deadline cannot outlast turns every blackholed name into an
+        // unfinished check, and the outage into "the public URL check did not finish".
+        if dns.timeout >= probe_settings.deadline {
+            let (span, key) = match (&raw.dns.timeout_ms, &raw.probe.deadline_ms) {
+                (Some(t), _) => (Some(t.span()), "dns.timeout_ms"),
+                (None, Some(d)) => (Some(d.span()), "probe.deadline_ms"),
+                (None, None) => (None, "dns.timeout_ms"),
+            };
+            return Err(file.err(
+                span,
+                key,
+                format!(
+                    "dns.timeout_ms ({} ms) must be below probe.deadline_ms ({} ms), so that a \
+                     resolver that never answers is seen as a timeout before the deadline; \
+                     lower dns.timeout_ms (a third of the deadline leaves room for a CNAME hop)",
+                    dns.timeout.as_millis(),
+                    probe_settings.deadline.as_millis()
+                ),
+            ));
+        }
 
         let proxy = ProxySettings {
             timeout: millis(
@@ -1180,6 +1200,18 @@ mod tests {
             5,
             "probe.deadline_ms",
             "between",
+        );
+        check_err(
+            &format!("{GOOD}[dns]\ntimeout_ms = 3000\n[probe]\ndeadline_ms = 3000\n"),
+            5,
+            "dns.timeout_ms",
+            "must be below probe.deadline_ms",
+        );
+        check_err(
+            &format!("{GOOD}[probe]\ndeadline_ms = 1500\n"),
+            5,
+            "probe.deadline_ms",
+            "must be below probe.deadline_ms",
         );
         check_err(
             &format!("{GOOD}[dns]\ntimeout = 5\n"),

@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use crate::observation::DnsAnswer;
 use crate::observation::HttpAnswer;
 use crate::observation::{Check, DnsTarget, Observation, Outcome, PlatformHealth, Role, Spec};
+use crate::observation::{DnsAnswer, DnsFailure, HttpFailure};
 use crate::text::excerpt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -17,6 +17,10 @@ pub enum Verdict {
     EdgeFailure,
     ProxyActive,
     Inconclusive,
+    /// The public host's own DNS fails (its zone, not the platform's target).
+    PublicDnsFailure,
+    /// The normal path works from here, but the DNS target fails on some answering resolvers.
+    Degraded,
 }
 
 impl Verdict {
@@ -28,6 +32,8 @@ impl Verdict {
             Verdict::EdgeFailure => "edge_failure",
             Verdict::ProxyActive => "proxy_active",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::PublicDnsFailure => "public_dns_failure",
+            Verdict::Degraded => "degraded",
         }
     }
 }
@@ -271,33 +277,34 @@ fn dns_status(a: &DnsAnswer) -> (Status, Option<ErrorKind>, String) {
             let addrs: Vec<String> = a.addrs.iter().map(|ip| ip.to_string()).collect();
             (Status::Pass, None, format!("{chain}{}", addrs.join(", ")))
         }
-        Some((kind, why)) => {
-            use crate::observation::DnsFailure as F;
-            let error = match kind {
-                F::Nxdomain => ErrorKind::Nxdomain,
-                F::Servfail => ErrorKind::Servfail,
-                F::Refused => ErrorKind::Refused,
-                F::Timeout => ErrorKind::Timeout,
-                F::NoRecords => ErrorKind::NoRecords,
-                F::Connect => ErrorKind::Connect,
-            };
-            (
-                Status::Fail,
-                Some(error),
-                format!("{chain}{}", excerpt(why, 120)),
-            )
-        }
+        Some((kind, why)) => (
+            Status::Fail,
+            Some(dns_error(*kind)),
+            format!("{chain}{}", excerpt(why, 120)),
+        ),
+    }
+}
+
+fn dns_error(kind: DnsFailure) -> ErrorKind {
+    match kind {
+        DnsFailure::Nxdomain => ErrorKind::Nxdomain,
+        DnsFailure::Servfail => ErrorKind::Servfail,
+        DnsFailure::Refused => ErrorKind::Refused,
+        DnsFailure::Timeout => ErrorKind::Timeout,
+        DnsFailure::NoRecords => ErrorKind::NoRecords,
+        DnsFailure::Connect => ErrorKind::Connect,
     }
 }
 
 fn http_status(check: &Check, a: &HttpAnswer) -> (Status, Option<ErrorKind>, String) {
     if let Some((kind, why)) = &a.failure {
-        use crate::observation::HttpFailure as F;
         let error = match kind {
-            F::Connect => ErrorKind::Connect,
-            F::Tls => ErrorKind::Tls,
-            F::Timeout => ErrorKind::Timeout,
-            F::Protocol => ErrorKind::Protocol,
+            HttpFailure::Connect => ErrorKind::Connect,
+            HttpFailure::Tls => ErrorKind::Tls,
+            HttpFailure::Timeout => ErrorKind::Timeout,
+            HttpFailure::Protocol => ErrorKind::Protocol,
+            // The server was never contacted: the error is how its name failed to resolve.
+            HttpFailure::Unresolved(dns) => dns_error(*dns),
         };
         return (Status::Fail, Some(error), excerpt(why, 200));
     }
@@ -357,35 +364,93 @@ fn http_status(check: &Check, a: &HttpAnswer) -> (Status, Option<ErrorKind>, Str
     }
 }
 
-/// Whether the DNS target resolves, from the target checks.
-struct TargetState {
-    name: Option<String>,
-    /// Resolvers that answered about the target (an unreachable resolver says nothing of it).
-    ran: usize,
-    /// The resolvers on which it failed.
-    failed: Vec<String>,
-    first_failure: Option<ErrorKind>,
+/// What this machine could see through its resolvers. A resolver that refuses, cannot be
+/// reached, or answers nothing at all for any name says something about this vantage point,
+/// never about the names asked.
+struct Vantage {
+    /// Resolvers (as labelled in answers) that answered at least one question with an RCODE
+    /// or records: only their failures count against a name.
+    answering: Vec<String>,
+    /// Resolvers asked that never answered anything.
+    silent: Vec<String>,
+    /// Some name resolved here (addresses or a CNAME on some resolver), or an origin or
+    /// another environment was reached by name: DNS works from this machine at least partly.
+    sees: bool,
 }
 
-fn target_state(obs: &[Observation]) -> TargetState {
-    let mut state = TargetState {
+fn vantage(obs: &[Observation]) -> Vantage {
+    let mut answering: Vec<String> = Vec::new();
+    let mut asked: Vec<String> = Vec::new();
+    let mut sees = false;
+    for o in obs {
+        match &o.outcome {
+            Outcome::Dns(a) => {
+                if !asked.contains(&a.resolver) {
+                    asked.push(a.resolver.clone());
+                }
+                let positive = !a.addrs.is_empty() || !a.chain.is_empty();
+                sees |= positive;
+                let answered = positive || a.failure.as_ref().is_some_and(|(f, _)| f.answered());
+                if answered && !answering.contains(&a.resolver) {
+                    answering.push(a.resolver.clone());
+                }
+            }
+            Outcome::Http(a) if matches!(o.check.role, Role::Origin | Role::Compare) => {
+                sees |= !matches!(a.failure, Some((HttpFailure::Unresolved(_), _)));
+            }
+            _ => {}
+        }
+    }
+    let silent = asked
+        .into_iter()
+        .filter(|r| !answering.contains(r))
+        .collect();
+    Vantage {
+        answering,
+        silent,
+        sees,
+    }
+}
+
+/// How one name fared on the answering resolvers.
+struct NameState {
+    name: Option<String>,
+    /// Answers from answering resolvers (a refusal or an unreachable resolver says nothing of
+    /// the name, and neither does a resolver that answered nothing all run).
+    ran: usize,
+    /// The answering resolvers on which it failed.
+    failed: Vec<String>,
+    first_failure: Option<ErrorKind>,
+    /// Every counted failure came back without a CNAME hop: the name's own zone fails.
+    own_zone: bool,
+}
+
+fn name_state(obs: &[Observation], role: Role, v: &Vantage) -> NameState {
+    let mut state = NameState {
         name: None,
         ran: 0,
         failed: Vec::new(),
         first_failure: None,
+        own_zone: true,
     };
-    for o in obs.iter().filter(|o| o.check.role == Role::Target) {
+    let dns = |o: &&Observation| {
+        o.check.role == role
+            && matches!(o.check.spec, Spec::DnsAddrs { .. } | Spec::DnsChain { .. })
+    };
+    for o in obs.iter().filter(dns) {
         if let Outcome::Dns(a) = &o.outcome {
             state.name.get_or_insert_with(|| a.name.clone());
-            if matches!(
+            let refused = matches!(
                 a.failure,
-                Some((crate::observation::DnsFailure::Connect, _))
-            ) {
+                Some((DnsFailure::Connect | DnsFailure::Refused, _))
+            );
+            if refused || !v.answering.contains(&a.resolver) {
                 continue;
             }
             state.ran += 1;
             if a.addrs.is_empty() {
                 state.failed.push(a.resolver.clone());
+                state.own_zone &= a.chain.is_empty();
                 if state.first_failure.is_none() {
                     state.first_failure = dns_status(a).1;
                 }
@@ -393,14 +458,36 @@ fn target_state(obs: &[Observation]) -> TargetState {
         }
     }
     if state.name.is_none() {
-        state.name = obs
-            .iter()
-            .find_map(|o| match (&o.check.spec, o.check.role) {
-                (Spec::DnsAddrs { name, .. }, Role::Target) => Some(name.clone()),
-                _ => None,
-            });
+        state.name = obs.iter().filter(dns).find_map(|o| match &o.check.spec {
+            Spec::DnsAddrs { name, .. } => Some(name.clone()),
+            Spec::DnsChain { host, .. } => Some(host.clone()),
+            _ => None,
+        });
     }
     state
+}
+
+impl NameState {
+    /// `name fails on 2/3 resolvers (SERVFAIL)` or `name resolves on 3/3 ...`.
+    fn summary(&self, what: &str) -> String {
+        let name = self
+            .name
+            .as_deref()
+            .map(|n| excerpt(n, 100))
+            .unwrap_or_else(|| what.to_owned());
+        if self.failed.is_empty() {
+            format!("{name} resolves on {}/{} resolvers", self.ran, self.ran)
+        } else {
+            format!(
+                "{name} fails on {}/{} resolvers ({})",
+                self.failed.len(),
+                self.ran,
+                self.first_failure
+                    .map(|e| e.as_str().to_ascii_uppercase())
+                    .unwrap_or_default()
+            )
+        }
+    }
 }
 
 fn http_of(o: &Observation) -> Option<&HttpAnswer> {
@@ -410,9 +497,15 @@ fn http_of(o: &Observation) -> Option<&HttpAnswer> {
     }
 }
 
+/// The server was contacted: an answer, or a failure after its name resolved.
+fn reached(a: &HttpAnswer) -> bool {
+    !matches!(a.failure, Some((HttpFailure::Unresolved(_), _)))
+}
+
 /// The platform path from observations (target DNS and origins), shared with other commands.
 pub fn platform_health(obs: &[Observation]) -> PlatformHealth {
-    let target = target_state(obs);
+    let v = vantage(obs);
+    let target = name_state(obs, Role::Target, &v);
     let origins: Vec<&Observation> = obs
         .iter()
         .filter(|o| o.check.role == Role::Origin && http_of(o).is_some())
@@ -421,22 +514,11 @@ pub fn platform_health(obs: &[Observation]) -> PlatformHealth {
     let target_resolves = target.ran > 0 && target.failed.is_empty();
     let mut evidence = Vec::new();
     match &target.name {
-        Some(name) if target.ran > 0 => evidence.push(if target.failed.is_empty() {
-            format!(
-                "{} resolves on {}/{} resolvers",
-                excerpt(name, 100),
-                target.ran,
-                target.ran
-            )
-        } else {
-            format!(
-                "{} fails on {}/{} resolvers",
-                excerpt(name, 100),
-                target.failed.len(),
-                target.ran
-            )
-        }),
+        Some(_) if target.ran > 0 => evidence.push(target.summary("the DNS target")),
         _ => evidence.push("the DNS target could not be checked".to_owned()),
+    }
+    if !v.silent.is_empty() {
+        evidence.push(silent_line(&v));
     }
     for o in &origins {
         let r = check_report(o);
@@ -448,6 +530,14 @@ pub fn platform_health(obs: &[Observation]) -> PlatformHealth {
         origin_healthy,
         evidence,
     }
+}
+
+/// The resolvers that answered nothing, said as what they are: this machine's problem.
+fn silent_line(v: &Vantage) -> String {
+    format!(
+        "{} answered nothing here (timeout, REFUSED or unreachable on every query): not counted",
+        excerpt(&v.silent.join(", "), 200)
+    )
 }
 
 /// One check as an evidence line: mark, id, target, resolver, detail.
@@ -464,8 +554,75 @@ pub fn evidence_line(r: &CheckReport) -> String {
     }
 }
 
+/// How the verdict reads the origins.
+enum OriginState<'a> {
+    /// One origin answers as the app: the observation and its answer.
+    Healthy(&'a Observation, &'a HttpAnswer),
+    /// Every origin was reached and failed; `tls` when each failed its TLS handshake (the
+    /// app may well run: its certificate is the problem).
+    Down { detail: String, tls: bool },
+    /// None answers healthily and some were never contacted: why, for people.
+    Unseen(String),
+}
+
+fn origin_state<'a>(rows: &[(&'a Observation, &'a CheckReport)]) -> OriginState<'a> {
+    let origins: Vec<_> = rows
+        .iter()
+        .copied()
+        .filter(|(o, _)| o.check.role == Role::Origin && matches!(o.check.spec, Spec::Http { .. }))
+        .collect();
+    if let Some((o, a)) = origins
+        .iter()
+        .find_map(|(o, _)| http_of(o).filter(|a| http_ok(a)).map(|a| (*o, a)))
+    {
+        return OriginState::Healthy(o, a);
+    }
+    let contacted: Vec<_> = origins
+        .iter()
+        .filter(|(o, _)| http_of(o).is_some_and(reached))
+        .collect();
+    if !origins.is_empty() && contacted.len() == origins.len() {
+        let tls = contacted
+            .iter()
+            .all(|(_, r)| r.error == Some(ErrorKind::Tls));
+        return OriginState::Down {
+            detail: origins
+                .first()
+                .map(|(_, r)| r.detail.clone())
+                .unwrap_or_default(),
+            tls,
+        };
+    }
+    let why = match origins
+        .iter()
+        .find(|(o, _)| !http_of(o).is_some_and(reached))
+    {
+        None => "no origin is configured".to_owned(),
+        Some((o, r)) => match &o.outcome {
+            Outcome::NotRun { .. } => format!("the origin could not be checked ({})", r.detail),
+            _ => "the origin was never reached: its name did not resolve here".to_owned(),
+        },
+    };
+    OriginState::Unseen(why)
+}
+
+/// The ids of the checks that did not run, once each: what the verdict could not see.
+fn unseen(checks: &[CheckReport]) -> Option<String> {
+    let mut ids: Vec<&str> = Vec::new();
+    for c in checks.iter().filter(|c| c.status == Status::Skip) {
+        if !ids.contains(&c.id.as_str()) {
+            ids.push(&c.id);
+        }
+    }
+    (!ids.is_empty()).then(|| format!("not seen: {}", ids.join(", ")))
+}
+
 /// The verdict. Cannot fail: missing evidence makes it `inconclusive`. `dns_target` is what the
 /// run learned before the target checks joined it; the verdict reads only the checks.
+///
+/// Only evidence decides, never how far the deadline let checks run: a check cut short is
+/// missing evidence, named in the summary, and a resolver that answered nothing all run
+/// counts for no name.
 pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis {
     let checks: Vec<CheckReport> = obs.iter().map(check_report).collect();
     // Each observation beside its report: the verdict reads the first, the evidence the second.
@@ -475,16 +632,10 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
         .copied()
         .find(|(o, _)| o.check.role == Role::Public && matches!(o.check.spec, Spec::Http { .. }));
     let public_answer = public.and_then(|(o, _)| http_of(o));
-    let origins: Vec<(&Observation, &CheckReport)> = rows
-        .iter()
-        .copied()
-        .filter(|(o, _)| o.check.role == Role::Origin)
-        .collect();
-    let origin_ok = origins
-        .iter()
-        .find(|(o, _)| http_of(o).is_some_and(http_ok));
-    let origins_ran = origins.iter().filter(|(o, _)| http_of(o).is_some()).count();
-    let target = target_state(obs);
+    let v = vantage(obs);
+    let origin = origin_state(&rows);
+    let target = name_state(obs, Role::Target, &v);
+    let public_dns = name_state(obs, Role::Public, &v);
     let platform = platform_health(obs);
     let mut evidence: Vec<String> = Vec::new();
     let line = evidence_line;
@@ -514,60 +665,86 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
             evidence.push(line(r));
         }
     }
+    if !v.silent.is_empty() {
+        evidence.push(format!("note {}", silent_line(&v)));
+    }
 
-    let origin_summary = match origin_ok.map(|(o, _)| (o, http_of(o))) {
-        Some((o, Some(a))) => format!(
+    let origin_summary = match &origin {
+        OriginState::Healthy(o, a) => format!(
             "origin answers {} in {} ms",
             a.status.unwrap_or_default(),
             o.elapsed.as_millis()
         ),
-        _ => "origin fails".to_owned(),
+        OriginState::Down { tls: true, .. } => "the origin's TLS fails".to_owned(),
+        OriginState::Down { .. } => "origin fails".to_owned(),
+        OriginState::Unseen(why) => why.clone(),
     };
-    let target_name = target
-        .name
-        .as_deref()
-        .map(|n| excerpt(n, 100))
-        .unwrap_or_else(|| "the DNS target".to_owned());
-    let target_summary = if target.failed.is_empty() {
-        format!(
-            "{target_name} resolves on {}/{} resolvers",
-            target.ran, target.ran
-        )
-    } else {
-        format!(
-            "{target_name} fails on {}/{} resolvers ({})",
-            target.failed.len(),
-            target.ran,
-            target
-                .first_failure
-                .map(|e| e.as_str().to_ascii_uppercase())
-                .unwrap_or_default()
-        )
-    };
+    let target_summary = target.summary("the DNS target");
+    let blind = format!(
+        "this machine cannot see: no resolver answered any question here ({}); try another \
+         resolver with --resolver 1.1.1.1 (repeatable), or check this machine's network",
+        match (v.silent.len(), unseen(&checks)) {
+            (0, Some(unseen)) => format!("nothing answered before the deadline; {unseen}"),
+            (0, None) => "none was asked".to_owned(),
+            (n, _) => format!("{n} timed out, refused or was unreachable on every query"),
+        }
+    );
+    let public_zone_fails =
+        public_dns.ran > 0 && public_dns.failed.len() == public_dns.ran && public_dns.own_zone;
+    let mut tls_origin = false;
 
     let (verdict, summary) = match (public, public_answer) {
         (None, _) => (
             Verdict::Inconclusive,
             "the public URL was not checked".to_owned(),
         ),
-        (Some((_, public_report)), None) => (
+        (Some(_), None) if !v.sees => (Verdict::Inconclusive, blind),
+        (Some((o, public_report)), None) => (
             Verdict::Inconclusive,
             format!(
-                "the public URL check did not finish: {}",
-                public_report.detail
+                "the public URL check did not finish{}; {}",
+                match &o.outcome {
+                    Outcome::NotRun { reason } if reason.contains("deadline") => {
+                        " by the deadline (probe.deadline_ms)".to_owned()
+                    }
+                    _ => format!(" ({})", public_report.detail),
+                },
+                unseen(&checks).unwrap_or_default()
             ),
         ),
         (Some((p, public_report)), Some(answer)) => {
             let facts = path_facts(answer);
+            // Users resolve the target themselves only when the edge does not proxy the host.
+            let dns_only = !facts.cloudflare;
+            // Only the target's failures: a proxy helps those users, not a failing own zone.
+            let some_users_fail = dns_only && !target.failed.is_empty();
             if let Some(marker) = &facts.proxy_marker {
                 let state = if platform.healthy() {
-                    "the platform path is healthy again"
+                    "the platform path is healthy again".to_owned()
+                } else if target.ran == 0 {
+                    format!(
+                        "the platform path cannot be seen from here ({})",
+                        if v.sees {
+                            "the DNS target was not checked"
+                        } else {
+                            "no resolver answers"
+                        }
+                    )
                 } else {
-                    "the platform path still fails"
+                    "the platform path still fails".to_owned()
                 };
                 (
                     Verdict::ProxyActive,
                     format!("the emergency proxy {marker} serves the public URL; {state}"),
+                )
+            } else if http_ok(answer) && some_users_fail {
+                (
+                    Verdict::Degraded,
+                    format!(
+                        "{target_summary}: users on those resolvers fail; the public URL answers \
+                         {} through the normal path from here",
+                        answer.status.unwrap_or_default()
+                    ),
                 )
             } else if http_ok(answer) {
                 (
@@ -578,63 +755,81 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
                         p.elapsed.as_millis()
                     ),
                 )
-            } else if origin_ok.is_none() && origins_ran == origins.len() && origins_ran > 0 {
+            } else if !v.sees {
+                (Verdict::Inconclusive, blind)
+            } else if public_zone_fails {
                 (
-                    Verdict::OriginDown,
+                    Verdict::PublicDnsFailure,
                     format!(
-                        "the direct origin fails too ({}): a proxy cannot help",
-                        origins
-                            .first()
-                            .map(|(_, r)| r.detail.clone())
-                            .unwrap_or_default()
-                    ),
-                )
-            } else if origin_ok.is_none() {
-                (
-                    Verdict::Inconclusive,
-                    "the public URL fails and the origin could not be checked".to_owned(),
-                )
-            } else if facts.edge_dns_error() && target.failed.is_empty() {
-                (
-                    Verdict::DnsTargetFailure,
-                    format!(
-                        "the edge reports an origin DNS error (Cloudflare {}); {origin_summary}",
-                        facts.edge_code.unwrap_or_default()
-                    ),
-                )
-            } else if !target.failed.is_empty() {
-                (
-                    Verdict::DnsTargetFailure,
-                    format!("{target_summary}; {origin_summary}"),
-                )
-            } else if target.ran > 0 || public_resolves(obs) {
-                (
-                    Verdict::EdgeFailure,
-                    format!(
-                        "public URL fails ({}) while {}; {origin_summary}",
-                        public_report.detail,
-                        if target.ran > 0 {
-                            target_summary.clone()
-                        } else {
-                            "the public host resolves".to_owned()
-                        }
+                        "the public host's own DNS fails: {} with no CNAME; a proxy cannot fix \
+                         this, escalate to the zone's DNS provider; {origin_summary}",
+                        public_dns.summary("the public host")
                     ),
                 )
             } else {
-                (
-                    Verdict::Inconclusive,
-                    format!(
-                        "public URL fails ({}) and the DNS target is unknown; set service.dns_target",
-                        public_report.detail
+                match &origin {
+                    OriginState::Down { detail, tls } => {
+                        tls_origin = *tls;
+                        let summary = if *tls {
+                            format!(
+                                "the direct origin's TLS fails ({detail}): the app may run, its \
+                                 certificate is the problem, and a proxy cannot reach it either"
+                            )
+                        } else {
+                            format!("the direct origin fails too ({detail}): a proxy cannot help")
+                        };
+                        (Verdict::OriginDown, summary)
+                    }
+                    OriginState::Unseen(why) => (
+                        Verdict::Inconclusive,
+                        format!("the public URL fails and {why}"),
                     ),
-                )
+                    OriginState::Healthy(..) if facts.edge_dns_error() && target.failed.is_empty() => (
+                        Verdict::DnsTargetFailure,
+                        format!(
+                            "the edge reports an origin DNS error (Cloudflare {}); {origin_summary}",
+                            facts.edge_code.unwrap_or_default()
+                        ),
+                    ),
+                    OriginState::Healthy(..) if !target.failed.is_empty() => (
+                        Verdict::DnsTargetFailure,
+                        format!("{target_summary}; {origin_summary}"),
+                    ),
+                    OriginState::Healthy(..) if target.ran > 0 || public_resolves(obs) => (
+                        Verdict::EdgeFailure,
+                        format!(
+                            "public URL fails ({}) while {}; {origin_summary}",
+                            public_report.detail,
+                            if target.ran > 0 {
+                                target_summary.clone()
+                            } else {
+                                "the public host resolves".to_owned()
+                            }
+                        ),
+                    ),
+                    OriginState::Healthy(..) => (
+                        Verdict::Inconclusive,
+                        format!(
+                            "public URL fails ({}) and the DNS target is unknown; set \
+                             service.dns_target",
+                            public_report.detail
+                        ),
+                    ),
+                }
             }
         }
     };
+    // "N/M" counts answering resolvers only; the others are named, not hidden.
+    let summary = match v.silent.len() {
+        0 => summary,
+        _ if !v.sees => summary,
+        1 => format!("{summary}; 1 more resolver answered nothing here and is not counted"),
+        n => format!("{summary}; {n} more resolvers answered nothing here and are not counted"),
+    };
     let action = match verdict {
         Verdict::Healthy => Action::None,
-        Verdict::DnsTargetFailure | Verdict::EdgeFailure => Action::DeployProxy,
-        Verdict::OriginDown | Verdict::Inconclusive => Action::Escalate,
+        Verdict::DnsTargetFailure | Verdict::EdgeFailure | Verdict::Degraded => Action::DeployProxy,
+        Verdict::OriginDown | Verdict::Inconclusive | Verdict::PublicDnsFailure => Action::Escalate,
         Verdict::ProxyActive if platform.healthy() => Action::Rollback,
         Verdict::ProxyActive => Action::None,
     };
@@ -657,7 +852,7 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
             }
         }
     }
-    let next = next_steps(verdict, action);
+    let next = next_steps(verdict, action, tls_origin, v.sees);
     Diagnosis {
         verdict,
         action,
@@ -685,8 +880,9 @@ fn scope_of(obs: &[Observation]) -> Scope {
     let mut envs: Vec<(String, bool, bool)> = Vec::new(); // name, all ran, all ok
     for o in obs.iter().filter(|o| o.check.role == Role::Compare) {
         let Some(env) = &o.check.env else { continue };
+        // An environment never contacted (its name did not resolve here) did not run.
         let (ran, ok) = match http_of(o) {
-            Some(a) => (true, http_ok(a)),
+            Some(a) => (reached(a), http_ok(a)),
             None => (false, false),
         };
         match envs.iter_mut().find(|(n, _, _)| n == &env.name) {
@@ -706,15 +902,25 @@ fn scope_of(obs: &[Observation]) -> Scope {
     }
 }
 
-fn next_steps(verdict: Verdict, action: Action) -> Vec<String> {
+fn next_steps(verdict: Verdict, action: Action, tls_origin: bool, sees: bool) -> Vec<String> {
     let v = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect();
     match (verdict, action) {
         (_, Action::DeployProxy) => v(&["failover deploy-proxy --dry-run", "failover deploy-proxy"]),
         (_, Action::Rollback) => v(&["failover rollback --dry-run", "failover rollback"]),
+        (Verdict::OriginDown, _) if tls_origin => v(&[
+            "fix the origin's TLS certificate (or its host name in service.origin): the platform or whoever issues it",
+        ]),
         (Verdict::OriginDown, _) => v(&[
             "escalate to the platform: the app itself fails (check its logs and the provider status page)",
         ]),
+        (Verdict::PublicDnsFailure, _) => v(&[
+            "escalate to the public zone's DNS provider: the host's own records do not resolve",
+        ]),
         (Verdict::ProxyActive, _) => v(&["failover status"]),
+        (Verdict::Inconclusive, _) if !sees => v(&[
+            "failover diagnose --resolver 1.1.1.1 --resolver 8.8.8.8",
+            "escalate: this machine cannot see the service",
+        ]),
         (Verdict::Inconclusive, _) => v(&["failover diagnose -v", "escalate: the evidence does not decide"]),
         _ => Vec::new(),
     }
@@ -779,10 +985,48 @@ mod tests {
         )
     }
 
+    /// The public host's chain on resolver `i`: the CNAME to the target, then the target's
+    /// fate (the resolver answered the first hop, so it counts).
+    fn chain(i: usize, failure: Option<DnsFailure>) -> Observation {
+        let mut o = target(i, failure);
+        let Outcome::Dns(a) = &mut o.outcome else {
+            unreachable!()
+        };
+        a.name = "api.example.com".to_owned();
+        a.chain = vec![TARGET.to_owned()];
+        o.check.role = Role::Public;
+        o.check.spec = Spec::DnsChain {
+            host: a.name.clone(),
+            resolver: resolver(RESOLVERS[i]),
+        };
+        o
+    }
+
+    /// The public host's own zone on resolver `i`: `None` resolves (no CNAME), `Some(f)` fails.
+    fn zone(i: usize, failure: Option<DnsFailure>) -> Observation {
+        let mut o = chain(i, failure);
+        let Outcome::Dns(a) = &mut o.outcome else {
+            unreachable!()
+        };
+        a.chain.clear();
+        o
+    }
+
+    /// The public chain and the target on each of the four resolvers; the first `fails` fail.
     fn targets(fails: usize, failure: DnsFailure) -> Vec<Observation> {
         (0..4)
-            .map(|i| target(i, (i < fails).then_some(failure)))
+            .flat_map(|i| {
+                let f = (i < fails).then_some(failure);
+                [chain(i, f), target(i, f)]
+            })
             .collect()
+    }
+
+    /// Resolver `i` as a resolver that never answers: every question fails with `failure`.
+    fn silent(i: usize, failure: DnsFailure) -> Vec<Observation> {
+        let mut z = zone(i, Some(failure));
+        z.check.id = "dns.public".to_owned();
+        vec![z, target(i, Some(failure))]
     }
 
     fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> HttpAnswer {
@@ -1131,6 +1375,177 @@ mod tests {
             .evidence
             .iter()
             .any(|e| e.starts_with("FAIL extra")));
+    }
+
+    fn unresolved(f: DnsFailure) -> HttpAnswer {
+        failed(HttpFailure::Unresolved(f))
+    }
+
+    /// The verdict and action, and words the summary must hold.
+    #[track_caller]
+    fn says(obs: Vec<Observation>, verdict: Verdict, action: Action, words: &[&str]) -> Diagnosis {
+        let d = decide(&obs, None);
+        assert_eq!((d.verdict, d.action), (verdict, action), "{}", d.summary);
+        for w in words {
+            assert!(d.summary.contains(w), "{w:?} not in {:?}", d.summary);
+        }
+        d
+    }
+
+    #[test]
+    fn public_zone_fails_while_the_target_resolves() {
+        let mut v = vec![http(Role::Public, unresolved(Servfail))];
+        v.extend((0..4).flat_map(|i| [zone(i, Some(Servfail)), target(i, None)]));
+        v.push(http(Role::Origin, ok()));
+        says(
+            v,
+            V::PublicDnsFailure,
+            Action::Escalate,
+            &["fails on 4/4 resolvers (SERVFAIL)", "no CNAME"],
+        );
+    }
+
+    #[test]
+    fn public_zone_fails_without_a_known_target() {
+        let mut v = vec![http(Role::Public, unresolved(Servfail))];
+        v.extend((0..4).map(|i| zone(i, Some(Servfail))));
+        v.push(http(Role::Origin, ok()));
+        let d = says(
+            v,
+            V::PublicDnsFailure,
+            Action::Escalate,
+            &["origin answers"],
+        );
+        assert!(!d.summary.contains("dns_target"), "{}", d.summary);
+    }
+
+    #[test]
+    fn a_machine_without_working_dns_sees_nothing() {
+        // Every resolver blackholes, the only one refuses, or none can be reached: the same.
+        for failure in [Timeout, DnsFailure::Refused, DnsFailure::Connect] {
+            let mut v = vec![http(Role::Public, unresolved(failure))];
+            v.extend((0..4).flat_map(|i| silent(i, failure)));
+            v.push(http(Role::Origin, unresolved(failure)));
+            v.push(compare_unresolved());
+            let d = says(
+                v,
+                V::Inconclusive,
+                Action::Escalate,
+                &["cannot see", "--resolver"],
+            );
+            assert_eq!(d.scope, Scope::Unknown);
+        }
+    }
+
+    #[test]
+    fn the_deadline_never_changes_a_blind_verdict() {
+        // Cut at the deadline before any DNS timeout: the same verdict as after them.
+        let mut v = vec![not_run(Role::Public)];
+        v.extend((0..4).map(|i| {
+            let mut o = target(i, None);
+            o.outcome = Outcome::NotRun {
+                reason: "unfinished at the deadline (probe.deadline_ms)".to_owned(),
+            };
+            o
+        }));
+        v.push(not_run(Role::Origin));
+        says(v, V::Inconclusive, Action::Escalate, &["cannot see"]);
+    }
+
+    #[test]
+    fn a_refusing_resolver_is_not_counted_against_the_target() {
+        let mut v = vec![http(Role::Public, cf(530, "error code: 1016"))];
+        v.extend((0..3).flat_map(|i| [chain(i, Some(Servfail)), target(i, Some(Servfail))]));
+        v.extend(silent(3, DnsFailure::Refused));
+        v.push(http(Role::Origin, ok()));
+        let d = says(
+            v,
+            V::DnsTargetFailure,
+            Action::DeployProxy,
+            &["fails on 3/3 resolvers (SERVFAIL)"],
+        );
+        assert!(d
+            .evidence
+            .iter()
+            .any(|e| e.contains("answered nothing here")));
+    }
+
+    #[test]
+    fn after_recovery_a_refusing_resolver_does_not_block_rollback() {
+        let mut v = vec![http(Role::Public, proxied())];
+        v.extend((0..3).flat_map(|i| [chain(i, None), target(i, None)]));
+        v.extend(silent(3, DnsFailure::Refused));
+        v.push(http(Role::Origin, ok()));
+        says(v, V::ProxyActive, Action::Rollback, &["healthy again"]);
+    }
+
+    #[test]
+    fn a_dns_only_host_failing_on_some_resolvers_is_degraded() {
+        let mut v = vec![http(Role::Public, answer(200, &[], "ok"))];
+        v.extend((0..3).flat_map(|i| {
+            let f = (i < 2).then_some(Servfail);
+            [chain(i, f), target(i, f)]
+        }));
+        v.push(http(Role::Origin, ok()));
+        says(
+            v,
+            V::Degraded,
+            Action::DeployProxy,
+            &[
+                "fails on 2/3 resolvers (SERVFAIL)",
+                "users on those resolvers fail",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_proxied_host_failing_on_some_resolvers_is_healthy() {
+        // Cloudflare's edge resolves the target for every user: our resolvers speak for no one.
+        let v = world(ok(), targets(2, Servfail), ok());
+        check(v, V::Healthy, Action::None, Scope::Unknown);
+    }
+
+    #[test]
+    fn an_origin_certificate_problem_is_named_not_the_app() {
+        let bad_cert = HttpAnswer {
+            url: "https://x/".to_owned(),
+            failure: Some((
+                HttpFailure::Tls,
+                "TLS: a CA certificate used as the server's certificate".to_owned(),
+            )),
+            ..HttpAnswer::default()
+        };
+        let d = says(
+            world(cf(530, "error code: 1016"), targets(4, Servfail), bad_cert),
+            V::OriginDown,
+            Action::Escalate,
+            &[
+                "TLS fails",
+                "a CA certificate used as the server's certificate",
+            ],
+        );
+        assert!(
+            d.next.iter().all(|n| !n.contains("the app itself fails")),
+            "{:?}",
+            d.next
+        );
+        assert!(d.next[0].contains("certificate"), "{:?}", d.next);
+    }
+
+    #[test]
+    fn an_origin_never_contacted_is_not_down() {
+        let v = world(
+            cf(530, "error code: 1016"),
+            targets(4, Servfail),
+            unresolved(Timeout),
+        );
+        says(v, V::Inconclusive, Action::Escalate, &["never reached"]);
+    }
+
+    fn compare_unresolved() -> Observation {
+        let mut o = compare(false);
+        o.outcome = Outcome::Http(unresolved(Timeout));
+        o
     }
 
     #[track_caller]

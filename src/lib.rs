@@ -102,6 +102,12 @@ impl Ctx {
         Journal::open(&self.state_dir(), command)
     }
 
+    /// The journal of a command that only observes: a state directory that cannot be written
+    /// is a warning, and the command runs unjournaled.
+    pub fn journal_or_skip(&self, command: &str) -> Journal {
+        Journal::open_or_skip(&self.state_dir(), command, |w| self.printer.warn(w))
+    }
+
     /// The `runbooks/` folder beside the config file (or here when there is none).
     pub fn runbook_dir(&self) -> PathBuf {
         let config = self.config_path();

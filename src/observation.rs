@@ -312,6 +312,15 @@ pub enum DnsFailure {
 }
 
 impl DnsFailure {
+    /// Whether the resolver answered at all (an RCODE or records): a timeout, a refusal or an
+    /// unreachable resolver says something about this vantage point, nothing about the name.
+    pub fn answered(self) -> bool {
+        matches!(
+            self,
+            DnsFailure::Nxdomain | DnsFailure::Servfail | DnsFailure::NoRecords
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             DnsFailure::Nxdomain => "nxdomain",
@@ -350,6 +359,10 @@ pub enum HttpFailure {
     Tls,
     Timeout,
     Protocol,
+    /// The host's name did not resolve on any resolver, so the server was never contacted:
+    /// evidence about DNS as seen from here, never about the server. Holds how the lookup
+    /// failed (the most telling resolver's answer).
+    Unresolved(DnsFailure),
 }
 
 impl HttpFailure {
@@ -359,6 +372,7 @@ impl HttpFailure {
             HttpFailure::Tls => "tls",
             HttpFailure::Timeout => "timeout",
             HttpFailure::Protocol => "protocol",
+            HttpFailure::Unresolved(_) => "unresolved",
         }
     }
 }

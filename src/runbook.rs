@@ -799,12 +799,12 @@ pub fn to_markdown(rb: &Runbook) -> String {
         "\n## What to run\n\n\
 | when | command |\n|---|---|\n\
 | find out what is broken | `failover diagnose` |\n\
-| verdict `dns_target_failure` or `edge_failure`: see the plan | `failover deploy-proxy --dry-run` |\n\
+| verdict `dns_target_failure`, `edge_failure` or `degraded`: see the plan | `failover deploy-proxy --dry-run` |\n\
 | put the emergency proxy in front of the direct origin | `failover deploy-proxy` |\n\
 | is the proxy live, is the platform healthy yet? | `failover status` |\n\
 | the platform path works again (`diagnose` says `rollback`) | `failover rollback` |\n\
 | write the postmortem timeline | `failover report > incident.md` |\n\
-| `origin_down` or `inconclusive` | escalate: a proxy cannot help |\n",
+| `origin_down`, `public_dns_failure` or `inconclusive` | escalate: a proxy cannot help |\n",
     );
     md
 }

@@ -192,8 +192,11 @@ function fetchRacing(request, pathAndQuery, origins, body) {
     const start = () => {
       const attempt = { origin: origins[next++], controller: new AbortController() };
       inFlight.add(attempt);
-      const upstream = upstreamRequest(request, pathAndQuery, attempt.origin, body, attempt.controller.signal);
-      fetch(upstream).then(
+      // Built inside the promise, so that anything thrown while building it is a failed
+      // attempt like any other, not an exception in a timer callback.
+      new Promise((resolve) => {
+        resolve(fetch(upstreamRequest(request, pathAndQuery, attempt.origin, body, attempt.controller.signal)));
+      }).then(
         (response) => answered(attempt, response),
         (err) => failed(attempt, err),
       );

@@ -24,7 +24,7 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
     let by_path = flag.filter(|f| engine::diagnose::is_path(f)).map(Path::new);
     let catalog = ctx.runbooks(by_path)?;
     let rb = engine::diagnose::select_runbook(&catalog, flag, &settings)?;
-    let journal = ctx.journal("diagnose")?;
+    let journal = ctx.journal_or_skip("diagnose");
     let done = engine::diagnose::run(&ctx.printer, &settings, &rb, &journal, start).await?;
 
     let doc = DiagnosisDoc::new(&done.diagnosis, &done.started_at, done.elapsed_ms);

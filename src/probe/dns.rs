@@ -3,7 +3,9 @@
 //!
 //! Each resolver talks to exactly one name server with one attempt, and every query is bounded
 //! by `dns.timeout_ms` on top, so a blackholing resolver costs at most that, never hickory's
-//! retries times servers.
+//! retries times servers. Beside each query the same question goes out once over plain UDP,
+//! only to hear a REFUSED at once: access control (unbound's `refuse`) answers with an empty
+//! question section, which hickory rightly ignores as not matching and then waits out.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -11,9 +13,10 @@ use std::time::Duration;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError as HickoryDnsError, NetError};
-use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::{RData, RecordType};
+use hickory_resolver::proto::op::{Message, MessageType, Query, ResponseCode};
+use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use hickory_resolver::TokioResolver;
+use tokio::net::UdpSocket;
 
 use crate::config::{DnsSettings, ResolverSpec};
 use crate::observation::{DnsAnswer, DnsFailure};
@@ -28,7 +31,23 @@ struct Upstream {
     spec: ResolverSpec,
     label: String,
     /// `Err` holds why this resolver cannot be used (e.g. no usable /etc/resolv.conf).
-    resolver: Result<TokioResolver, String>,
+    resolver: Result<Ready, String>,
+}
+
+/// A usable resolver and the one name server it asks.
+struct Ready {
+    resolver: TokioResolver,
+    server: SocketAddr,
+}
+
+/// No resolver gave an address for a name: the server behind it was never contacted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Unresolved {
+    /// The most telling resolver's failure: an answer (NXDOMAIN, SERVFAIL, no records) before
+    /// a timeout, a timeout before a refusal, a refusal before an unreachable resolver.
+    pub failure: DnsFailure,
+    pub message: String,
 }
 
 /// Hop limit for CNAME chains, as resolvers use (loops and absurd chains end here).
@@ -64,7 +83,7 @@ impl DnsClient {
             addrs: Vec::new(),
             failure: None,
         };
-        let resolver = match &up.resolver {
+        let ready = match &up.resolver {
             Ok(r) => r,
             Err(why) => {
                 answer.failure = Some((DnsFailure::Connect, why.clone()));
@@ -73,7 +92,7 @@ impl DnsClient {
         };
         let mut current = host.to_owned();
         for _ in 0..MAX_HOPS {
-            match self.query(resolver, &current, RecordType::CNAME).await {
+            match self.query(ready, &current, RecordType::CNAME).await {
                 Ok(records) => {
                     let next = records.into_iter().find_map(|r| match r {
                         Found::Name(n) => Some(n),
@@ -95,7 +114,7 @@ impl DnsClient {
                 }
             }
         }
-        let (addrs, failure) = self.addrs(resolver, &current).await;
+        let (addrs, failure) = self.addrs(ready, &current).await;
         answer.addrs = addrs;
         answer.failure = failure;
         answer
@@ -103,8 +122,8 @@ impl DnsClient {
 
     /// The name `host` is a CNAME to on one resolver, if it is one and the resolver says so.
     pub async fn first_hop(&self, spec: &ResolverSpec, host: &str) -> Option<String> {
-        let resolver = self.upstream(spec)?.resolver.as_ref().ok()?;
-        let found = self.query(resolver, host, RecordType::CNAME).await.ok()?;
+        let ready = self.upstream(spec)?.resolver.as_ref().ok()?;
+        let found = self.query(ready, host, RecordType::CNAME).await.ok()?;
         found.into_iter().find_map(|f| match f {
             Found::Name(n) if n != host => Some(n),
             _ => None,
@@ -124,8 +143,8 @@ impl DnsClient {
             failure: None,
         };
         match &up.resolver {
-            Ok(resolver) => {
-                let (addrs, failure) = self.addrs(resolver, name).await;
+            Ok(ready) => {
+                let (addrs, failure) = self.addrs(ready, name).await;
                 answer.addrs = addrs;
                 answer.failure = failure;
             }
@@ -136,7 +155,7 @@ impl DnsClient {
 
     /// The addresses of `host` from whichever resolver answers first (used to connect HTTP
     /// probes through the same resolvers as the DNS checks).
-    pub async fn lookup_any(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+    pub async fn lookup_any(&self, host: &str) -> Result<Vec<IpAddr>, Unresolved> {
         use futures::stream::{FuturesUnordered, StreamExt};
         let mut pending: FuturesUnordered<_> = self
             .resolvers
@@ -144,28 +163,38 @@ impl DnsClient {
             .map(|u| self.resolve_addrs(&u.spec, host))
             .collect();
         let mut failures = Vec::new();
+        let mut worst: Option<DnsFailure> = None;
         while let Some(answer) = pending.next().await {
             if !answer.addrs.is_empty() {
                 return Ok(answer.addrs);
             }
             if let Some((kind, _)) = answer.failure {
                 failures.push(format!("{} {}", answer.resolver, kind.as_str()));
+                if worst.is_none_or(|w| telling(kind) < telling(w)) {
+                    worst = Some(kind);
+                }
             }
         }
         if failures.is_empty() {
             failures.push("no resolver configured".to_owned());
         }
-        Err(format!("cannot resolve {host}: {}", failures.join(", ")))
+        Err(Unresolved {
+            failure: worst.unwrap_or(DnsFailure::Connect),
+            message: format!(
+                "{host} did not resolve here ({}), so it was never contacted",
+                failures.join(", ")
+            ),
+        })
     }
 
     async fn addrs(
         &self,
-        resolver: &TokioResolver,
+        ready: &Ready,
         name: &str,
     ) -> (Vec<IpAddr>, Option<(DnsFailure, String)>) {
         let (v4, v6) = tokio::join!(
-            self.query(resolver, name, RecordType::A),
-            self.query(resolver, name, RecordType::AAAA)
+            self.query(ready, name, RecordType::A),
+            self.query(ready, name, RecordType::AAAA)
         );
         let mut addrs = Vec::new();
         for found in v4.iter().chain(v6.iter()).flatten() {
@@ -190,21 +219,32 @@ impl DnsClient {
 
     async fn query(
         &self,
-        resolver: &TokioResolver,
+        ready: &Ready,
         name: &str,
         kind: RecordType,
     ) -> Result<Vec<Found>, (DnsFailure, String)> {
         // A trailing dot makes the name absolute, so no search domain is ever tried.
         let fqdn = format!("{}.", name.trim_end_matches('.'));
-        let lookup = tokio::time::timeout(self.timeout, resolver.lookup(fqdn.as_str(), kind))
-            .await
-            .map_err(|_| {
-                (
-                    DnsFailure::Timeout,
-                    format!("no answer within {} ms", self.timeout.as_millis()),
-                )
-            })?
-            .map_err(|e| classify(&e))?;
+        let asked = tokio::time::timeout(self.timeout, ready.resolver.lookup(fqdn.as_str(), kind));
+        let refusal = async {
+            if !refuses(ready.server, &fqdn, kind).await {
+                // Any other reply is hickory's to read: this side only ever hears a refusal.
+                std::future::pending::<()>().await;
+            }
+        };
+        let lookup = tokio::select! {
+            looked = asked => looked,
+            () = refusal => {
+                return Err((DnsFailure::Refused, "REFUSED".to_owned()));
+            }
+        }
+        .map_err(|_| {
+            (
+                DnsFailure::Timeout,
+                format!("no answer within {} ms", self.timeout.as_millis()),
+            )
+        })?
+        .map_err(|e| classify(&e))?;
         Ok(lookup
             .answers()
             .iter()
@@ -227,6 +267,58 @@ enum Found {
 
 fn display_name(s: &str) -> String {
     s.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The order in which a failed lookup is explained: what a resolver answered says the most.
+fn telling(kind: DnsFailure) -> u8 {
+    match kind {
+        DnsFailure::Nxdomain => 0,
+        DnsFailure::Servfail => 1,
+        DnsFailure::NoRecords => 2,
+        DnsFailure::Timeout => 3,
+        DnsFailure::Refused => 4,
+        DnsFailure::Connect => 5,
+    }
+}
+
+/// Asks `server` the question once over plain UDP and says whether it answered REFUSED,
+/// whatever its question section holds. Anything else (another answer, silence, an ICMP
+/// error) is `false`: the resolver proper reads those.
+async fn refuses(server: SocketAddr, fqdn: &str, kind: RecordType) -> bool {
+    let Ok(name) = Name::from_ascii(fqdn) else {
+        return false;
+    };
+    let mut query = Message::query();
+    query.metadata.recursion_desired = true;
+    query.add_query(Query::query(name, kind));
+    let Ok(bytes) = query.to_vec() else {
+        return false;
+    };
+    let local = if server.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let Ok(socket) = UdpSocket::bind(local).await else {
+        return false;
+    };
+    if socket.connect(server).await.is_err() || socket.send(&bytes).await.is_err() {
+        return false;
+    }
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let Ok(n) = socket.recv(&mut buf).await else {
+            return false;
+        };
+        let Ok(reply) = Message::from_vec(&buf[..n]) else {
+            continue;
+        };
+        if reply.metadata.id == query.metadata.id
+            && reply.metadata.message_type == MessageType::Response
+        {
+            return reply.metadata.response_code == ResponseCode::Refused;
+        }
+    }
 }
 
 fn unknown_resolver(spec: &ResolverSpec, name: &str) -> DnsAnswer {
@@ -303,6 +395,10 @@ fn build(spec: &ResolverSpec, timeout: Duration) -> Upstream {
         *builder.options_mut() = opts;
         builder
             .build()
+            .map(|resolver| Ready {
+                resolver,
+                server: addr,
+            })
             .map_err(|e| format!("cannot set up resolver {addr}: {e}"))
     });
     Upstream {
@@ -386,6 +482,7 @@ mod tests {
             (Behaviour::Servfail, DnsFailure::Servfail),
             (Behaviour::Refused, DnsFailure::Refused),
             (Behaviour::Nxdomain, DnsFailure::Nxdomain),
+            (Behaviour::RefusedBare, DnsFailure::Refused),
             (Behaviour::Blackhole, DnsFailure::Timeout),
         ] {
             server.set_behaviour(TARGET, how);

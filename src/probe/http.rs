@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::config::Pin;
 use crate::observation::{HttpAnswer, HttpFailure, BODY_LIMIT};
-use crate::probe::dns::DnsClient;
+use crate::probe::dns::{DnsClient, Unresolved};
 
 /// Everything an HTTP probe needs: our resolvers, the pins, the per-request timeout.
 #[derive(Clone)]
@@ -42,7 +42,7 @@ impl HttpProber {
         let response = match client.get(url.clone()).send().await {
             Ok(r) => r,
             Err(e) => {
-                answer.failure = Some(classify(&e));
+                answer.failure = Some(classify(&e, self.timeout));
                 return answer;
             }
         };
@@ -96,7 +96,7 @@ impl HttpProber {
     }
 
     /// Addresses for `host:port`: the pins when there are any, else our resolvers.
-    pub async fn addrs(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
+    pub async fn addrs(&self, host: &str, port: u16) -> Result<Vec<IpAddr>, Unresolved> {
         if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
@@ -127,10 +127,11 @@ impl reqwest::dns::Resolve for ProbeResolver {
         let dns = self.0.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
+            // Kept typed so the probe can tell "never contacted" from "refused the connection".
             let ips = dns
                 .lookup_any(&host)
                 .await
-                .map_err(|m| -> Box<dyn std::error::Error + Send + Sync> { m.into() })?;
+                .map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { Box::new(e) })?;
             let addrs: reqwest::dns::Addrs =
                 Box::new(ips.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(addrs)
@@ -178,12 +179,87 @@ pub(crate) fn is_tls(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn classify(e: &reqwest::Error) -> (HttpFailure, String) {
+/// The rustls error anywhere in the chain, opening io::Errors as [`is_tls`] does.
+fn find_tls<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(tls) = c.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        let mut io = c.downcast_ref::<std::io::Error>();
+        while let Some(inner) = io.and_then(|e| e.get_ref()) {
+            if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                return Some(tls);
+            }
+            io = inner.downcast_ref::<std::io::Error>();
+        }
+        cur = c.source();
+    }
+    None
+}
+
+/// The certificate problem in words a person acts on, instead of the library's debug output.
+pub(crate) fn tls_words(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+    use rustls::CertificateError as C;
+    let words = match find_tls(e)? {
+        rustls::Error::InvalidCertificate(cert) => match cert {
+            C::NotValidForName | C::NotValidForNameContext { .. } => {
+                "certificate is not valid for this host"
+            }
+            C::UnknownIssuer => "certificate signed by an unknown authority",
+            C::Expired | C::ExpiredContext { .. } => "certificate expired",
+            C::NotValidYet | C::NotValidYetContext { .. } => "certificate is not valid yet",
+            C::Revoked => "certificate revoked",
+            C::BadSignature | C::BadEncoding => "certificate is malformed or badly signed",
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => {
+                "certificate is not meant for a server"
+            }
+            other if format!("{other:?}").contains("CaUsedAsEndEntity") => {
+                "a CA certificate used as the server's certificate"
+            }
+            _ => "the server's certificate is not accepted",
+        },
+        rustls::Error::AlertReceived(_) => "the server refused the TLS handshake",
+        rustls::Error::NoCertificatesPresented => "the server presented no certificate",
+        rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
+            "the server does not speak TLS here"
+        }
+        _ => "the TLS handshake failed",
+    };
+    Some(format!("TLS: {words}"))
+}
+
+/// The resolver's verdict on the host, when the request failed because the name did not resolve.
+fn find_unresolved<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a Unresolved> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(u) = c.downcast_ref::<Unresolved>() {
+            return Some(u);
+        }
+        cur = c.source();
+    }
+    None
+}
+
+fn classify(e: &reqwest::Error, timeout: Duration) -> (HttpFailure, String) {
+    if let Some(unresolved) = find_unresolved(e) {
+        return (
+            HttpFailure::Unresolved(unresolved.failure),
+            unresolved.message.clone(),
+        );
+    }
     let detail = chain(e);
     let lower = detail.to_ascii_lowercase();
-    let kind = if e.is_timeout() {
-        HttpFailure::Timeout
-    } else if is_tls(e)
+    if e.is_timeout() {
+        return (
+            HttpFailure::Timeout,
+            format!("no response within {} ms", timeout.as_millis()),
+        );
+    }
+    if let Some(words) = tls_words(e) {
+        return (HttpFailure::Tls, words);
+    }
+    let kind = if is_tls(e)
         || ["certificate", "tls handshake"]
             .iter()
             .any(|w| lower.contains(w))
@@ -195,4 +271,35 @@ fn classify(e: &reqwest::Error) -> (HttpFailure, String) {
         HttpFailure::Protocol
     };
     (kind, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::CertificateError as C;
+
+    /// A rustls error as the connector hands it over: inside an io::Error inside another.
+    fn wrapped(e: rustls::Error) -> std::io::Error {
+        std::io::Error::other(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+
+    #[test]
+    fn certificate_problems_in_words() {
+        for (error, words) in [
+            (
+                C::NotValidForName,
+                "TLS: certificate is not valid for this host",
+            ),
+            (
+                C::UnknownIssuer,
+                "TLS: certificate signed by an unknown authority",
+            ),
+            (C::Expired, "TLS: certificate expired"),
+        ] {
+            let e = wrapped(rustls::Error::InvalidCertificate(error));
+            assert_eq!(tls_words(&e).as_deref(), Some(words));
+        }
+        let plain = std::io::Error::other("connection reset");
+        assert_eq!(tls_words(&plain), None);
+    }
 }

@@ -223,7 +223,10 @@ pub async fn gather(
                 let observation = Observation {
                     check,
                     outcome: Outcome::NotRun {
-                        reason: "unfinished at the deadline (probe.deadline_ms)".to_owned(),
+                        reason: format!(
+                            "unfinished at the deadline (probe.deadline_ms, {} ms)",
+                            settings.probe.deadline.as_millis()
+                        ),
                     },
                     elapsed: deadline,
                 };

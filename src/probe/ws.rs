@@ -31,7 +31,7 @@ pub async fn upgrade(prober: &HttpProber, url: &Url) -> HttpAnswer {
         let ips = prober
             .addrs(host, port)
             .await
-            .map_err(|m| (HttpFailure::Connect, m))?;
+            .map_err(|e| (HttpFailure::Unresolved(e.failure), e.message))?;
         let addrs: Vec<SocketAddr> = ips
             .into_iter()
             .map(|ip| SocketAddr::new(ip, port))
@@ -55,15 +55,13 @@ pub async fn upgrade(prober: &HttpProber, url: &Url) -> HttpAnswer {
                 Ok((response.status().as_u16(), response.headers().clone(), body))
             }
             Err(e) => {
-                let text = e.to_string();
                 let tls = matches!(e, tokio_tungstenite::tungstenite::Error::Tls(_))
                     || crate::probe::http::is_tls(&e);
-                let kind = if tls {
-                    HttpFailure::Tls
-                } else {
-                    HttpFailure::Protocol
-                };
-                Err((kind, text))
+                match crate::probe::http::tls_words(&e) {
+                    Some(words) => Err((HttpFailure::Tls, words)),
+                    None if tls => Err((HttpFailure::Tls, format!("TLS failed: {e}"))),
+                    None => Err((HttpFailure::Protocol, e.to_string())),
+                }
             }
         }
     };

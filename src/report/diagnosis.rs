@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::diagnose::{Action, CheckReport, Diagnosis, Scope, Status, Verdict};
+use crate::diagnose::{Action, CheckReport, Diagnosis, ErrorKind, Scope, Status, Verdict};
 use crate::observation::DnsTarget;
 use crate::text::sanitize;
 use crate::ui::{Paint, Printer};
@@ -42,14 +42,23 @@ impl<'a> DiagnosisDoc<'a> {
     }
 }
 
-fn headline(v: Verdict) -> &'static str {
-    match v {
+fn headline(d: &Diagnosis) -> &'static str {
+    // An origin that fails only its TLS handshake may well run: the heading says what failed.
+    let origin_tls = d
+        .checks
+        .iter()
+        .filter(|c| c.id == "http.origin")
+        .all(|c| c.error == Some(ErrorKind::Tls));
+    match d.verdict {
         Verdict::Healthy => "HEALTHY",
         Verdict::DnsTargetFailure => "DNS TARGET FAILURE",
+        Verdict::OriginDown if origin_tls => "ORIGIN TLS FAILURE",
         Verdict::OriginDown => "ORIGIN DOWN",
         Verdict::EdgeFailure => "EDGE FAILURE",
         Verdict::ProxyActive => "PROXY ACTIVE",
         Verdict::Inconclusive => "INCONCLUSIVE",
+        Verdict::PublicDnsFailure => "PUBLIC DNS FAILURE",
+        Verdict::Degraded => "DEGRADED",
     }
 }
 
@@ -71,7 +80,7 @@ fn explain(step: &str) -> &'static str {
 pub fn render(p: &Printer, d: &Diagnosis, elapsed_ms: u64, all_checks: bool) -> String {
     let paint = match d.verdict {
         Verdict::Healthy => Paint::Green,
-        Verdict::ProxyActive => Paint::Yellow,
+        Verdict::ProxyActive | Verdict::Degraded => Paint::Yellow,
         _ => Paint::Red,
     };
     let scope = match d.scope {
@@ -81,7 +90,7 @@ pub fn render(p: &Printer, d: &Diagnosis, elapsed_ms: u64, all_checks: bool) -> 
     };
     let mut out = format!(
         "{}  action: {}{scope}\n{}\n",
-        p.paint(headline(d.verdict), paint),
+        p.paint(headline(d), paint),
         d.action.as_str(),
         sanitize(&d.summary)
     );

@@ -1,7 +1,8 @@
 //! An in-process DNS authority on 127.0.0.1:0 (UDP and TCP, hickory-server) whose zones and
 //! failure modes change at runtime: a name can answer, say NXDOMAIN, SERVFAIL or REFUSED, or
 //! drop every packet (blackhole), and heal again. With a default behaviour it is also the
-//! blackholing, SERVFAIL or REFUSED responder the drill and tests point resolvers at.
+//! blackholing, SERVFAIL or REFUSED responder the drill and tests point resolvers at, including
+//! one that refuses as access control does (REFUSED with an empty question section).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,9 +14,10 @@ use anyhow::{Context, Result};
 use hickory_proto::op::{Metadata, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinDecoder;
 use hickory_server::net::runtime::Time;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo, Server};
-use hickory_server::zone_handler::MessageResponseBuilder;
+use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 use tokio::net::{TcpListener, UdpSocket};
 
 /// How a name (or the whole server) answers.
@@ -26,6 +28,9 @@ pub enum Behaviour {
     Nxdomain,
     Servfail,
     Refused,
+    /// REFUSED with an empty question section, as unbound's `access-control: refuse` answers
+    /// a client it does not serve.
+    RefusedBare,
     /// Read the query and never reply.
     Blackhole,
 }
@@ -173,6 +178,8 @@ impl Drop for DnsServer {
 
 enum Reply {
     Drop,
+    /// REFUSED without echoing the question.
+    RefuseBare,
     Code(ResponseCode),
     Records(Vec<Record>),
 }
@@ -196,6 +203,7 @@ impl Zone {
                 Behaviour::Nxdomain => return Reply::Code(ResponseCode::NXDomain),
                 Behaviour::Servfail => return Reply::Code(ResponseCode::ServFail),
                 Behaviour::Refused => return Reply::Code(ResponseCode::Refused),
+                Behaviour::RefusedBare => return Reply::RefuseBare,
             }
             let Some(data) = self.records.get(&name) else {
                 return if answers.is_empty() {
@@ -261,6 +269,16 @@ impl RequestHandler for Handler {
                     metadata,
                     counts: Default::default(),
                 })
+            }
+            Reply::RefuseBare => {
+                let none = Queries::read(&mut BinDecoder::new(&[]), 0)
+                    .expect("an empty question section decodes");
+                response_handle
+                    .send_response(
+                        MessageResponseBuilder::new(&none, None)
+                            .error_msg(&request.metadata, ResponseCode::Refused),
+                    )
+                    .await
             }
             Reply::Code(code) => {
                 response_handle

@@ -39,7 +39,8 @@ pub struct Journal {
     path: PathBuf,
     run: String,
     command: String,
-    file: Arc<Mutex<File>>,
+    /// `None` for a journal that records nothing (see [`Journal::open_or_skip`]).
+    file: Option<Arc<Mutex<File>>>,
 }
 
 impl Journal {
@@ -62,7 +63,30 @@ impl Journal {
             path,
             run,
             command: command.to_owned(),
-            file: Arc::new(Mutex::new(file)),
+            file: Some(Arc::new(Mutex::new(file))),
+        })
+    }
+
+    /// Opens the journal, or, when the state directory cannot be written (a read-only
+    /// checkout), a journal that records nothing, with `warn` told why once. For commands
+    /// that only observe: a diagnosis at 3 a.m. must not fail for want of a place to log it.
+    /// Mutating commands use [`Journal::open`]: their journal is what makes re-running safe.
+    pub fn open_or_skip(dir: &Path, command: &str, warn: impl FnOnce(&str)) -> Self {
+        Self::open(dir, command).unwrap_or_else(|e| {
+            warn(&format!(
+                "{e:#}; this run is not journaled (set --state-dir or FAILOVER_STATE_DIR to a \
+                 writable directory)"
+            ));
+            Journal {
+                path: dir.join(JOURNAL_FILE),
+                run: format!(
+                    "{}-{:04x}",
+                    OffsetDateTime::now_utc().unix_timestamp(),
+                    rand::random::<u16>()
+                ),
+                command: command.to_owned(),
+                file: None,
+            }
         })
     }
 
@@ -91,9 +115,12 @@ impl Journal {
             event: event.to_owned(),
             data,
         };
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
         let mut line = serde_json::to_string(&ev)?;
         line.push('\n');
-        let mut file = self.file.lock().expect("journal lock poisoned");
+        let mut file = file.lock().expect("journal lock poisoned");
         file.write_all(line.as_bytes())
             .and_then(|()| file.sync_data())
             .with_context(|| format!("cannot write the journal {}", self.path.display()))
@@ -150,5 +177,19 @@ mod tests {
         assert_eq!(evs[1].command, "drill");
         assert_eq!(evs[0].run, evs[1].run);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_unwritable_state_dir_is_one_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the directory should be: no user, root included, can create it.
+        let blocked = dir.path().join("state");
+        std::fs::write(&blocked, "").unwrap();
+        let mut warnings = Vec::new();
+        let j = Journal::open_or_skip(&blocked, "diagnose", |w| warnings.push(w.to_owned()));
+        j.append("started", serde_json::Value::Null).unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("--state-dir"), "{warnings:?}");
+        assert!(Journal::open(&blocked, "deploy-proxy").is_err());
     }
 }

@@ -383,37 +383,6 @@ fn proxy_active_and_platform_healed_means_rollback() {
 }
 
 #[test]
-fn every_resolver_blackholed_ends_at_the_deadline() {
-    let world = World::new();
-    let (a, b) = world.rt.block_on(async {
-        (
-            DnsServer::responder(Behaviour::Blackhole).await.unwrap(),
-            DnsServer::responder(Behaviour::Blackhole).await.unwrap(),
-        )
-    });
-    let (a, b) = (a.addr().to_string(), b.addr().to_string());
-    let out = run(failover(world.dir.path()).args([
-        "diagnose",
-        "--json",
-        "--resolver",
-        &a,
-        "--resolver",
-        &b,
-    ]));
-    let doc = out.json();
-    assert_eq!(out.code, 3, "{doc:#}");
-    let public = checks(&doc, "dns.public");
-    assert_eq!(public.len(), 2);
-    assert!(public.iter().all(|c| c["error"] == "timeout"), "{doc:#}");
-    // No address for any host: the HTTP probes fail to connect, nothing hangs.
-    assert_eq!(
-        checks(&doc, "http.origin")[0]["error"],
-        "connect",
-        "{doc:#}"
-    );
-}
-
-#[test]
 fn refused_and_servfail_responders_are_classified() {
     let world = World::new();
     let (refused, servfail) = world.rt.block_on(async {
@@ -446,7 +415,8 @@ fn refused_and_servfail_responders_are_classified() {
         .map(|c| c["error"].as_str().unwrap_or("none"))
         .collect();
     assert_eq!(errors, ["none", "refused", "servfail"], "{doc:#}");
-    // The public URL still answers: 2 of 3 resolvers failing is evidence, not an outage.
+    // The public URL still answers through Cloudflare, which resolves the target for users:
+    // a refusing resolver and one that fails every name speak for no user.
     assert_eq!(doc["verdict"], "healthy", "{doc:#}");
     assert!(refused.queries() > 0 && servfail.queries() > 0);
 }
@@ -565,19 +535,34 @@ fn multi_hop_chain_names_the_first_hop_as_target() {
 #[test]
 fn deadline_cuts_off_unfinished_checks() {
     let world = World::new();
-    // DNS may take 30 s per query, but the whole diagnosis only 1 s.
+    // The edge and the origin accept connections and never answer; each HTTP probe may wait
+    // 30 s, the whole diagnosis only 2 s. The backlog completes the handshake for them.
     world.edit_config(|text| {
-        text.replace("timeout_ms = 2000", "timeout_ms = 30000")
-            .replace("deadline_ms = 10000", "deadline_ms = 1000")
+        text.replace("timeout_ms = 5000", "timeout_ms = 30000")
+            .replace("timeout_ms = 2000", "timeout_ms = 500")
+            .replace("deadline_ms = 10000", "deadline_ms = 2000")
     });
-    let hole = world
-        .rt
-        .block_on(DnsServer::responder(Behaviour::Blackhole))
-        .unwrap();
-    let hole = hole.addr().to_string();
-    let out = run(failover(world.dir.path()).args(["diagnose", "--json", "--resolver", &hole]));
-    let doc = verdict(&out, "inconclusive", "escalate", "unknown", 3);
-    for id in ["dns.public", "http.public", "http.origin"] {
+    let hold = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hold.local_addr().unwrap().port();
+    for (host, server) in [(PUBLIC, &world.edge), (ORIGIN, &world.origin)] {
+        world.edit_config(|text| {
+            text.replace(
+                &format!("{host}:{}", server.port()),
+                &format!("{host}:{port}"),
+            )
+        });
+    }
+    let held = format!("{PUBLIC}:{port}:127.0.0.1");
+    let out = run(failover(world.dir.path()).args([
+        "diagnose",
+        "--json",
+        "--resolver",
+        &world.resolver(),
+        "--resolve",
+        &held,
+    ]));
+    let doc = verdict(&out, "inconclusive", "escalate", "region", 3);
+    for id in ["http.public", "http.origin"] {
         let c = checks(&doc, id);
         assert_eq!(c[0]["status"], "skip", "{doc:#}");
         assert!(
@@ -585,6 +570,326 @@ fn deadline_cuts_off_unfinished_checks() {
             "{doc:#}"
         );
     }
+    // The verdict says what it could not see.
+    let summary = doc["summary"].as_str().unwrap();
+    let (_, unseen) = summary.split_once("not seen: ").expect("what was not seen");
+    assert!(
+        unseen.contains("http.public") && unseen.contains("http.origin"),
+        "{summary}"
+    );
+    drop(hold);
+}
+
+/// A second authority with the world's records, the target answering as `target` does.
+fn replica(world: &World, target: Behaviour) -> DnsServer {
+    let dns = world.rt.block_on(DnsServer::start()).expect("dns");
+    let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+    dns.set_cname(PUBLIC, TARGET).unwrap();
+    dns.set_addrs(TARGET, &[loopback]);
+    dns.set_addrs(ORIGIN, &[loopback]);
+    dns.set_addrs(COMPARE, &[loopback]);
+    dns.set_behaviour(TARGET, target);
+    dns
+}
+
+/// Diagnose with these resolvers only, and nothing pinned: every name resolves through them.
+fn diagnose_through(world: &World, resolvers: &[String], extra: &[&str]) -> Run {
+    let mut cmd = failover(world.dir.path());
+    cmd.arg("diagnose");
+    for r in resolvers {
+        cmd.args(["--resolver", r]);
+    }
+    run(cmd.args(extra))
+}
+
+#[track_caller]
+fn summary_has(doc: &Value, words: &[&str]) {
+    let summary = doc["summary"].as_str().unwrap();
+    for w in words {
+        assert!(summary.contains(w), "{w:?} not in the summary: {doc:#}");
+    }
+}
+
+/// The public host's own zone fails (SERVFAIL, no CNAME): a Worker cannot fix a zone that does
+/// not resolve, whether or not `dns_target` is configured and resolves.
+#[test]
+fn public_zone_failure_is_public_dns_failure() {
+    for configured in [true, false] {
+        let world = World::new();
+        world.dns.set_behaviour(PUBLIC, Behaviour::Servfail);
+        world.edge.set(Answer::cloudflare_1016());
+        if configured {
+            world.edit_config(|t| {
+                t.replace(
+                    "health_path = \"/health\"",
+                    &format!("health_path = \"/health\"\ndns_target = \"{TARGET}\""),
+                )
+            });
+        }
+        let out = diagnose_through(&world, &[world.resolver()], &["--json"]);
+        let doc = verdict(&out, "public_dns_failure", "escalate", "region", 3);
+        summary_has(&doc, &["fails on 1/1 resolvers (SERVFAIL)", "no CNAME"]);
+        assert!(
+            !doc["summary"]
+                .as_str()
+                .unwrap()
+                .contains("set service.dns_target"),
+            "{doc:#}"
+        );
+    }
+}
+
+/// Every resolver blackholes, the only resolver refuses (with or without the question), or
+/// none can be reached: this machine cannot see, whatever the deadline let run. The origin
+/// was never contacted, so it is not `origin_down`.
+#[test]
+fn a_machine_that_cannot_see_is_inconclusive_at_any_deadline() {
+    let world = World::new();
+    let servers = world.rt.block_on(async {
+        let mut v = Vec::new();
+        for how in [
+            Behaviour::Blackhole,
+            Behaviour::Blackhole,
+            Behaviour::Refused,
+            Behaviour::RefusedBare,
+        ] {
+            v.push(DnsServer::responder(how).await.unwrap());
+        }
+        v
+    });
+    let addr = |i: usize| servers[i].addr().to_string();
+    // A UDP port nothing listens on: the resolver cannot be reached at all.
+    let nobody = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let unreachable = nobody.local_addr().unwrap().to_string();
+    drop(nobody);
+    let cases: [(&str, Vec<String>); 4] = [
+        ("every resolver blackholes", vec![addr(0), addr(1)]),
+        ("the only resolver refuses", vec![addr(2)]),
+        (
+            "the only resolver refuses with an empty question",
+            vec![addr(3)],
+        ),
+        ("no resolver can be reached", vec![unreachable]),
+    ];
+    for (dns_ms, deadline_ms) in [(600, 1000), (2000, 3000)] {
+        world.edit_config(|t| {
+            let t = regex_free_set(t, "[dns]\ntimeout_ms = ", dns_ms);
+            regex_free_set(&t, "deadline_ms = ", deadline_ms)
+        });
+        for (what, resolvers) in &cases {
+            let out = diagnose_through(&world, resolvers, &["--json"]);
+            let doc = verdict(&out, "inconclusive", "escalate", "unknown", 3);
+            let summary = doc["summary"].as_str().unwrap();
+            assert!(
+                summary.contains("cannot see") && summary.contains("--resolver"),
+                "{what} at {deadline_ms} ms: {doc:#}"
+            );
+            // The origin was never contacted: its check says why, as DNS, never as the app
+            // (or, on a machine slow enough to reach the deadline first, that it was cut).
+            let origin = checks(&doc, "http.origin")[0];
+            let detail = origin["detail"].as_str().unwrap();
+            let why = match origin["status"].as_str() {
+                Some("skip") => detail.contains("deadline"),
+                _ => {
+                    ["timeout", "refused", "connect"]
+                        .contains(&origin["error"].as_str().unwrap_or(""))
+                        && detail.contains("never contacted")
+                }
+            };
+            assert!(why, "{what} at {deadline_ms} ms: {doc:#}");
+            // A timed-out question says after how long.
+            for c in checks(&doc, "dns.public") {
+                if c["error"] == "timeout" {
+                    let after = format!("no answer within {dns_ms} ms");
+                    assert!(c["detail"].as_str().unwrap().contains(&after), "{c}");
+                }
+            }
+        }
+    }
+    assert!(servers.iter().all(|s| s.queries() > 0));
+}
+
+/// Replaces the number after `key` in a config text.
+fn regex_free_set(text: &str, key: &str, value: u64) -> String {
+    let at = text.find(key).expect("key in config") + key.len();
+    let digits = text[at..].chars().take_while(char::is_ascii_digit).count();
+    let mut edited = text.to_owned();
+    edited.replace_range(at..at + digits, &value.to_string());
+    if edited == text {
+        // Same value: still an edit for `edit_config`.
+        edited.push('\n');
+    }
+    edited
+}
+
+/// A resolver that refuses (as access control does: REFUSED, empty question) is evidence about
+/// this machine, never about the target: during the outage it is not counted, it costs no
+/// timeout, and after recovery it does not hold back the rollback.
+#[test]
+fn a_refusing_resolver_is_not_counted_and_costs_no_timeout() {
+    let world = World::new().outage(Behaviour::Servfail);
+    // Were the refusal missed, each query would wait a minute and then read as a timeout.
+    world.edit_config(|t| {
+        t.replace("timeout_ms = 2000", "timeout_ms = 60000")
+            .replace("deadline_ms = 10000", "deadline_ms = 90000")
+    });
+    let refusing = world
+        .rt
+        .block_on(DnsServer::responder(Behaviour::RefusedBare))
+        .unwrap();
+    let both = [world.resolver(), refusing.addr().to_string()];
+    let out = diagnose_through(&world, &both, &["--json"]);
+    let doc = verdict(&out, "dns_target_failure", "deploy-proxy", "region", 3);
+    summary_has(
+        &doc,
+        &[
+            "fails on 1/1 resolvers (SERVFAIL)",
+            "1 more resolver answered nothing here and is not counted",
+        ],
+    );
+    let errors: Vec<&str> = checks(&doc, "dns.target")
+        .iter()
+        .map(|c| c["error"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(errors, ["servfail", "refused"], "{doc:#}");
+
+    // The platform recovers while the proxy serves the public URL.
+    world.dns.set_behaviour(TARGET, Behaviour::Answer);
+    world.edge.set(Answer::proxied("failover-api-example-test"));
+    let out = diagnose_through(&world, &both, &["--json"]);
+    let doc = verdict(&out, "proxy_active", "rollback", "region", 3);
+    summary_has(&doc, &["healthy again"]);
+    assert!(refusing.queries() > 0);
+}
+
+/// A DNS-only host whose target fails on two of three resolvers: users on those resolvers are
+/// down, though the public URL answers from here.
+#[test]
+fn a_dns_only_host_failing_on_some_resolvers_is_degraded() {
+    let world = World::new();
+    // No Cloudflare in front: users resolve the platform's target themselves.
+    world.edge.set(Answer::ok());
+    let (a, b) = (
+        replica(&world, Behaviour::Servfail),
+        replica(&world, Behaviour::Servfail),
+    );
+    let resolvers = [world.resolver(), a.addr().to_string(), b.addr().to_string()];
+    let pin = format!("{PUBLIC}:{}:127.0.0.1", world.edge.port());
+    let out = diagnose_through(&world, &resolvers, &["--json", "--resolve", &pin]);
+    let doc = verdict(&out, "degraded", "deploy-proxy", "region", 3);
+    let human = diagnose_through(&world, &resolvers, &["--resolve", &pin]);
+    summary_has(
+        &doc,
+        &[
+            "fails on 2/3 resolvers (SERVFAIL)",
+            "users on those resolvers fail",
+        ],
+    );
+    // The human report leads with the new verdict.
+    assert!(human.stdout.starts_with("DEGRADED"), "{}", human.stdout);
+    drop((a, b));
+}
+
+/// An origin whose certificate is a CA certificate: the TLS problem in words, never "the app
+/// itself fails", and never a library's debug output.
+#[test]
+fn an_origin_certificate_problem_is_named_in_words() {
+    let world = World::new().outage(Behaviour::Servfail);
+    let port = world.rt.block_on(tls_server_with_a_ca_certificate());
+    world.edit_config(|t| {
+        t.replace(
+            &format!("http://{ORIGIN}:{}", world.origin.port()),
+            &format!("https://{ORIGIN}:{port}"),
+        )
+    });
+    let doc = verdict(
+        &world.diagnose(&["--json"]),
+        "origin_down",
+        "escalate",
+        "region",
+        3,
+    );
+    let origin = checks(&doc, "http.origin");
+    assert_eq!(
+        (origin[0]["error"].as_str(), origin[0]["detail"].as_str()),
+        (
+            Some("tls"),
+            Some("TLS: a CA certificate used as the server's certificate")
+        ),
+        "{doc:#}"
+    );
+    summary_has(&doc, &["TLS fails", "certificate is the problem"]);
+    let human = world.diagnose(&[]);
+    assert!(
+        human.stdout.starts_with("ORIGIN TLS FAILURE"),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        !human.stdout.contains("the app itself fails"),
+        "{}",
+        human.stdout
+    );
+    assert!(!human.stdout.contains("OtherError"), "{}", human.stdout);
+}
+
+/// A TLS server on loopback that presents a self-signed CA certificate as its own.
+async fn tls_server_with_a_ca_certificate() -> u16 {
+    use std::sync::Arc;
+    let mut params = rcgen::CertificateParams::new(vec![ORIGIN.to_owned()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let _ = acceptor.accept(stream).await;
+            });
+        }
+    });
+    port
+}
+
+/// `dns.timeout_ms` not below `probe.deadline_ms` is a configuration error naming the file,
+/// the line and the key, and nothing is probed.
+#[test]
+fn a_dns_timeout_the_deadline_cannot_outlast_exits_2() {
+    let world = World::new();
+    world.edit_config(|t| t.replace("deadline_ms = 10000", "deadline_ms = 2000"));
+    let out = world.diagnose(&[]);
+    out.expect(
+        "dns timeout = deadline",
+        2,
+        &[
+            "failover.toml:7",
+            "dns.timeout_ms",
+            "must be below probe.deadline_ms",
+        ],
+    );
+    assert_eq!(world.dns.queries(), 0);
+}
+
+/// A state directory that cannot be written (a read-only checkout) is one warning: the
+/// diagnosis still runs and prints.
+#[test]
+fn an_unwritable_state_dir_is_a_warning() {
+    let world = World::new();
+    // A file where the directory should be: not writable whoever runs the test.
+    let blocked = world.dir.write("state", "");
+    let out = world.diagnose(&["--state-dir", blocked.to_str().unwrap()]);
+    let all = out.expect("unwritable state dir", 0, &["HEALTHY", "not journaled"]);
+    assert_eq!(all.matches("not journaled").count(), 1, "{all}");
 }
 
 /// The October 2025 outage behind a proxied host: no CNAME in public DNS, no `dns_target` in
@@ -693,6 +998,202 @@ fn no_token_no_api_call() {
     let doc = verdict(&with_token, "edge_failure", "deploy-proxy", "region", 3);
     assert_eq!(doc["dns_target"]["source"], "cloudflare", "{doc:#}");
     assert!(!api.cf.calls().is_empty());
+}
+
+/// A real recursive resolver, unbound, on a loopback port, sending each zone to its stub
+/// authority. Stopped when dropped.
+struct Unbound {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+    _dir: Scratch,
+}
+
+impl Unbound {
+    /// Unbound with `stubs` (zone, authority), or `None` after saying loudly that the test is
+    /// skipped; under CI a missing unbound is a failure, since the proof would silently vanish.
+    fn start(stubs: &[(&str, std::net::SocketAddr)]) -> Option<Unbound> {
+        let binary = ["/usr/sbin/unbound", "/usr/local/sbin/unbound"]
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.is_file())
+            .or_else(|| {
+                std::env::var_os("PATH").and_then(|paths| {
+                    std::env::split_paths(&paths)
+                        .map(|d| d.join("unbound"))
+                        .find(|p| p.is_file())
+                })
+            });
+        let Some(binary) = binary else {
+            let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+            assert!(!ci, "CI=true and unbound is missing: .ci/run installs it");
+            eprintln!("\n=== SKIPPED: unbound is not installed (apt-get install unbound) ===\n");
+            return None;
+        };
+        // A port is free for UDP and TCP a moment before unbound binds it; another process
+        // may take it in between, so a start that cannot bind tries another port.
+        let mut last = String::new();
+        for _ in 0..10 {
+            match Self::spawn(&binary, stubs) {
+                Ok(unbound) => return Some(unbound),
+                Err(why) => last = why,
+            }
+        }
+        panic!("unbound would not start: {last}");
+    }
+
+    fn spawn(
+        binary: &std::path::Path,
+        stubs: &[(&str, std::net::SocketAddr)],
+    ) -> Result<Unbound, String> {
+        let port = loop {
+            let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+            let port = udp.local_addr().unwrap().port();
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                break port;
+            }
+        };
+        let dir = Scratch::new();
+        let mut config = format!(
+            r#"server:
+    interface: 127.0.0.1@{port}
+    do-ip6: no
+    access-control: 127.0.0.0/8 allow
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "{dir}"
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    num-threads: 1
+    module-config: "iterator"
+    do-not-query-localhost: no
+    qname-minimisation: no
+    local-zone: "test." nodefault
+"#,
+            dir = dir.path().display()
+        );
+        for (zone, authority) in stubs {
+            config.push_str(&format!(
+                "stub-zone:\n    name: \"{zone}.\"\n    stub-addr: {}@{}\n",
+                authority.ip(),
+                authority.port()
+            ));
+        }
+        let file = dir.write("unbound.conf", &config);
+        // Its log stays beside its config, out of the test output.
+        let log = std::fs::File::create(dir.path().join("unbound.log")).unwrap();
+        let child = Command::new(binary)
+            .arg("-d")
+            .arg("-c")
+            .arg(&file)
+            .stdin(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start unbound");
+        let mut unbound = Unbound {
+            child,
+            addr: format!("127.0.0.1:{port}").parse().unwrap(),
+            _dir: dir,
+        };
+        unbound.wait_ready()?;
+        Ok(unbound)
+    }
+
+    /// Waits until unbound answers a question at all (it binds its port after reading the
+    /// config); gives up when the process has exited.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        use hickory_proto::op::{Message, Query};
+        use hickory_proto::rr::{Name, RecordType};
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut query = Message::query();
+        query.add_query(Query::query(
+            Name::from_ascii("localhost.").unwrap(),
+            RecordType::A,
+        ));
+        let bytes = query.to_vec().unwrap();
+        let mut buf = [0u8; 4096];
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                let log = std::fs::read_to_string(self._dir.path().join("unbound.log"));
+                return Err(format!(
+                    "exited at start: {status}\n{}",
+                    log.unwrap_or_default()
+                ));
+            }
+            socket.send_to(&bytes, self.addr).unwrap();
+            if socket.recv(&mut buf).is_ok() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl Drop for Unbound {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The outage and a blind machine through a real recursive resolver in front of the sandbox
+/// authorities. When an authority blackholes, unbound gives no answer at all for many seconds,
+/// and now and then a cached SERVFAIL: either way the verdict must not change.
+#[test]
+fn through_unbound_a_blackholed_authority() {
+    let world = World::new();
+    world.edit_config(|t| {
+        t.replace("timeout_ms = 2000", "timeout_ms = 1500")
+            .replace("deadline_ms = 10000", "deadline_ms = 6000")
+    });
+    // The platform's DNS is its own authority, as herokudns.com is.
+    let platform = world.rt.block_on(DnsServer::start()).expect("dns");
+    platform.set_addrs(TARGET, &["127.0.0.1".parse().unwrap()]);
+    let stubs = [
+        ("herokudns.test", platform.addr()),
+        ("test", world.dns.addr()),
+    ];
+
+    // The October 2025 outage: the platform's authority drops every packet.
+    let Some(unbound) = Unbound::start(&stubs) else {
+        return;
+    };
+    platform.set_default(Behaviour::Blackhole);
+    world.edge.set(Answer::cloudflare_1016());
+    let pin = format!("{PUBLIC}:{}:127.0.0.1", world.edge.port());
+    let out = diagnose_through(
+        &world,
+        &[unbound.addr.to_string()],
+        &["--json", "--resolve", &pin],
+    );
+    let doc = verdict(&out, "dns_target_failure", "deploy-proxy", "region", 3);
+    let target = checks(&doc, "dns.target");
+    assert!(
+        ["timeout", "servfail"].contains(&target[0]["error"].as_str().unwrap_or("none")),
+        "{doc:#}"
+    );
+    assert!(
+        platform.queries() > 0,
+        "unbound asked the platform's authority"
+    );
+    drop(unbound);
+
+    // Every authority blackholes: through unbound this machine sees nothing at all.
+    let Some(unbound) = Unbound::start(&stubs) else {
+        return;
+    };
+    world.dns.set_default(Behaviour::Blackhole);
+    let out = diagnose_through(
+        &world,
+        &[unbound.addr.to_string()],
+        &["--json", "--resolve", &pin],
+    );
+    let doc = verdict(&out, "inconclusive", "escalate", "unknown", 3);
+    summary_has(&doc, &["cannot see", "--resolver"]);
 }
 
 /// Each platform's world: the custom domain CNAMEs to the platform's target, the app answers on
