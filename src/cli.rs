@@ -33,7 +33,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Flags every command takes; `--help` lists them under their own heading.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The config file [default: $FAILOVER_CONFIG, else ./failover.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -47,8 +49,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Assume yes to every confirmation
-    #[arg(long, short = 'y', global = true)]
+    /// Assume yes to every confirmation. Accepted anywhere (`failover --yes rollback`) but
+    /// listed only by the commands that ask something (see `Confirm`).
+    #[arg(long, short = 'y', global = true, hide = true)]
     pub yes: bool,
 
     /// Never prompt (implied when stdin is not a terminal or CI is set)
@@ -98,7 +101,7 @@ Examples:
   failover diagnose
   failover diagnose --json | jq .verdict
   failover diagnose --resolver 127.0.0.1:5353 --resolve api.example.com:443:127.0.0.1")]
-    Diagnose(DiagnoseArgs),
+    Diagnose(DiagnoseCommand),
 
     /// Render the Worker, plan against live Cloudflare state, confirm, apply (journaled), verify
     #[command(
@@ -172,8 +175,49 @@ Examples:
     /// Write a commented failover.toml (asks when interactive; flags otherwise)
     Init(InitArgs),
 
+    /// Which account and zone the token reaches, and which needed permissions it has
+    #[command(after_long_help = "\
+Read-only: verifies the token, finds the account and the zone that holds the public host,
+and checks each permission deploy-proxy and rollback need (Workers Scripts Edit on the
+account; Workers Routes Edit, DNS Edit and Zone Read on the zone). A permission that reads
+work for but that only a change could prove is shown as unverified (?).
+Exit 0 when deploy and rollback could succeed, 2 when not.
+
+Examples:
+  failover whoami
+  failover whoami --json | jq '.permissions[] | select(.state != \"granted\")'")]
+    Whoami(WhoamiArgs),
+
     /// Print shell completions
     Completions(CompletionsArgs),
+}
+
+impl Command {
+    /// Whether `--yes` was given after the command's name.
+    pub fn yes(&self) -> bool {
+        match self {
+            Command::Diagnose(a) => a.confirm.yes,
+            Command::DeployProxy(a) => a.confirm.yes,
+            Command::Rollback(a) => a.confirm.yes,
+            Command::Drill(a) => a.confirm.yes,
+            Command::Init(a) => a.confirm.yes,
+            _ => false,
+        }
+    }
+
+    /// The name of a command that reports to CI (a step summary, annotations), if it is one.
+    pub fn ci_name(&self) -> Option<&'static str> {
+        match self {
+            Command::Diagnose(_) => Some("diagnose"),
+            Command::DeployProxy(_) => Some("deploy-proxy"),
+            Command::Rollback(_) => Some("rollback"),
+            Command::Status(_) => Some("status"),
+            Command::Drill(_) => Some("drill"),
+            // A scheduled `watch --once` is a CI step; a long-running watch is not.
+            Command::Watch(a) if a.once => Some("watch"),
+            _ => None,
+        }
+    }
 }
 
 /// Options that steer probes: shared by the commands that look at the platform path.
@@ -189,12 +233,31 @@ pub struct ProbeArgs {
     pub resolve: Vec<String>,
 }
 
+/// `--yes`, listed by the commands that ask before acting. It shares its id with the hidden
+/// global flag, so clap keeps one definition per command.
+#[derive(Debug, Args, Clone, Default)]
+pub struct Confirm {
+    /// Assume yes to every confirmation
+    #[arg(long = "yes", short = 'y', id = "yes")]
+    pub yes: bool,
+}
+
 /// Options for talking to the Cloudflare API.
 #[derive(Debug, Args, Clone, Default)]
 pub struct ApiArgs {
     /// Read the API token from this file instead of CLOUDFLARE_API_TOKEN
     #[arg(long, value_name = "PATH")]
     pub api_token_file: Option<PathBuf>,
+}
+
+/// `diagnose` as typed: its arguments and `--yes` (which answers the offer to deploy).
+/// Kept apart from `DiagnoseArgs`, which other commands build to run a diagnosis.
+#[derive(Debug, Args)]
+pub struct DiagnoseCommand {
+    #[command(flatten)]
+    pub args: DiagnoseArgs,
+    #[command(flatten)]
+    pub confirm: Confirm,
 }
 
 #[derive(Debug, Args)]
@@ -213,6 +276,8 @@ pub struct DeployArgs {
     pub probe: ProbeArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub confirm: Confirm,
 
     /// Print the plan of API calls and the diff against live state; change nothing
     #[arg(long)]
@@ -241,6 +306,8 @@ pub struct RollbackArgs {
     pub probe: ProbeArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub confirm: Confirm,
 
     /// Print the plan; change nothing
     #[arg(long)]
@@ -260,7 +327,15 @@ pub struct StatusArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct WhoamiArgs {
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct DrillArgs {
+    #[command(flatten)]
+    pub confirm: Confirm,
     /// The workerd binary to run the Worker in [env: FAILOVER_WORKERD]
     #[arg(long, value_name = "PATH")]
     pub workerd: Option<PathBuf>,
@@ -359,12 +434,23 @@ pub struct RunbookShowArgs {
 
 #[derive(Debug, Args)]
 pub struct InitArgs {
+    #[command(flatten)]
+    pub confirm: Confirm,
     /// The URL users hit, e.g. https://api.example.com
     #[arg(long, value_name = "URL")]
     pub public_url: Option<String>,
     /// The direct platform URL, e.g. https://myapp-abc123.herokuapp.com (repeatable)
     #[arg(long, value_name = "URL")]
     pub origin: Vec<String>,
+    /// The path probed on the public URL and each origin [default: /]
+    #[arg(long, value_name = "PATH")]
+    pub health_path: Option<String>,
+    /// A WebSocket endpoint to probe in diagnose and check after deploy, e.g. /cable
+    #[arg(long, value_name = "PATH")]
+    pub websocket_path: Option<String>,
+    /// A comparison environment, usually in another region (repeatable)
+    #[arg(long, value_name = "NAME=URL[,origin=URL,region=R]")]
+    pub compare: Vec<String>,
     /// The Cloudflare zone (name or id)
     #[arg(long, value_name = "ZONE")]
     pub zone: Option<String>,

@@ -66,6 +66,10 @@ pub struct Env {
     pub workerd: Option<String>,
     pub ci: bool,
     pub no_color: bool,
+    /// `GITHUB_STEP_SUMMARY`: where GitHub Actions collects a step's Markdown summary.
+    pub github_step_summary: Option<String>,
+    /// `GITHUB_ACTIONS=true`: stderr lines such as `::error::` become annotations.
+    pub github_actions: bool,
 }
 
 impl Env {
@@ -79,6 +83,8 @@ impl Env {
             workerd: var("FAILOVER_WORKERD"),
             ci: var("CI").is_some_and(|v| v != "false" && v != "0"),
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            github_step_summary: var("GITHUB_STEP_SUMMARY"),
+            github_actions: var("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
         }
     }
 }

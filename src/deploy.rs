@@ -365,6 +365,7 @@ mod tests {
             name: "example.com".into(),
             status: Some("active".into()),
             plan: None,
+            permissions: None,
             account: None,
         }
     }

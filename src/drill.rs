@@ -135,6 +135,8 @@ pub async fn run(
         workerd: Some(binary.display().to_string()),
         ci: env.ci,
         no_color: env.no_color,
+        // The inner commands publish nothing to CI: the drill's summary stands for them.
+        ..Env::default()
     };
     let probe = ProbeArgs {
         resolvers: Vec::new(),
@@ -296,20 +298,31 @@ impl Drill<'_> {
 
     fn intro(&self) {
         let p = self.p();
+        // Prose wraps to the terminal (to 90 columns without one); the facts below it keep
+        // their column when they wrap.
+        let cols = Some(p.stderr_cols().unwrap_or(90));
+        let prose = crate::ui::wrap(
+            "A platform's DNS target stops resolving while the app behind it runs on. \
+             Everything below runs on this machine: a DNS server, the app, a staging copy in \
+             another region, status pages, a sandbox Cloudflare API and a stand-in for \
+             Cloudflare's edge that runs Workers in workerd. No account, no network.",
+            "",
+            cols,
+        );
+        let facts = [
+            format!(
+                "public URL  {}  (CNAME {} via the edge)",
+                self.world.public_url(),
+                self.world.target
+            ),
+            format!("origin      {}  (the app, direct)", self.world.origin.url()),
+            format!("world       {}", self.world.path().display()),
+        ]
+        .map(|line| crate::ui::wrap(&line, "            ", p.stderr_cols()))
+        .join("\n");
         p.info(format!(
-            "{}\n\
-             A platform's DNS target stops resolving while the app behind it runs on. Everything\n\
-             below runs on this machine: a DNS server, the app, a staging copy in another region,\n\
-             status pages, a sandbox Cloudflare API and a stand-in for Cloudflare's edge that runs\n\
-             Workers in workerd. No account, no network.\n\n\
-             public URL  {}  (CNAME {} via the edge)\n\
-             origin      {}  (the app, direct)\n\
-             world       {}",
+            "{}\n{prose}\n\n{facts}",
             p.paint("failover drill: October 2025, on loopback", Paint::Bold),
-            self.world.public_url(),
-            self.world.target,
-            self.world.origin.url(),
-            self.world.path().display(),
         ));
     }
 
@@ -338,8 +351,13 @@ impl Drill<'_> {
             ),
             p.paint(title, Paint::Bold)
         );
+        // The story is prose: it wraps to the terminal, in its column.
         for line in story.lines() {
-            let _ = writeln!(text, "      {line}");
+            let _ = writeln!(
+                text,
+                "{}",
+                crate::ui::wrap(&format!("      {line}"), "      ", p.stderr_cols())
+            );
         }
         if let Some(cmd) = command {
             let _ = writeln!(
@@ -367,10 +385,18 @@ impl Drill<'_> {
     /// Shows a command's own human output, indented under its stage.
     fn show(&self, output: &str) {
         let bar = self.p().paint("│", Paint::Dim);
+        // A long line of the command's output wraps under its own gutter.
+        let cols = self.p().stderr_cols();
         let text: Vec<String> = output
             .trim_end()
             .lines()
-            .map(|l| format!("      {bar} {l}"))
+            .map(|l| {
+                crate::ui::wrap(
+                    &format!("      {bar} {l}"),
+                    &format!("      {bar}   "),
+                    cols,
+                )
+            })
             .collect();
         self.p().info(text.join("\n"));
     }
@@ -411,7 +437,7 @@ impl Drill<'_> {
                 stage.observed
             )
         };
-        p.info(line);
+        p.info(crate::ui::wrap(&line, "        ", p.stderr_cols()));
         self.stages.push(stage);
         Ok(pass)
     }
@@ -1008,7 +1034,7 @@ pub fn summary(p: &Printer, doc: &DrillDoc, incident: &Incident) -> String {
             "Incident report: {report}  (again any time: failover report)"
         );
     }
-    out
+    crate::ui::wrap(&out, "  ", p.stdout_cols())
 }
 
 /// `07:12:03.456` from an RFC 3339 timestamp.

@@ -18,6 +18,7 @@ pub struct Answers {
     pub public_url: String,
     pub origins: Vec<String>,
     pub health_path: String,
+    pub websocket_path: Option<String>,
     pub dns_target: Option<String>,
     /// The target came from the public host's CNAME, not from the user.
     pub detected_target: bool,
@@ -68,6 +69,51 @@ impl Answers {
         }
         self
     }
+}
+
+/// A path as the config takes it: starting with `/`, no control characters.
+pub fn check_path(s: &str) -> Result<(), String> {
+    if s.starts_with('/') && !s.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        Err(format!("{s:?} is not a path starting with \"/\""))
+    }
+}
+
+/// `--compare NAME=URL[,origin=URL,region=R]`: a comparison environment on one line. The URL
+/// after the name is the environment's public URL; `origin` and `region` are optional.
+pub fn parse_compare(spec: &str) -> Result<CompareAnswer, String> {
+    let usage = "expected NAME=URL[,origin=URL,region=R], e.g. \
+                 staging-eu=https://staging-api.example.com,origin=https://myapp-staging.herokuapp.com,region=eu";
+    let mut parts = spec.split(',').map(str::trim);
+    let (name, public_url) = parts
+        .next()
+        .and_then(|first| first.split_once('='))
+        .ok_or_else(|| format!("{spec:?}: {usage}"))?;
+    if name.trim().is_empty() || public_url.trim().is_empty() {
+        return Err(format!("{spec:?}: {usage}"));
+    }
+    let mut answer = CompareAnswer {
+        name: name.trim().to_owned(),
+        public_url: Some(public_url.trim().to_owned()),
+        ..CompareAnswer::default()
+    };
+    for part in parts {
+        match part.split_once('=') {
+            Some(("origin", v)) if !v.trim().is_empty() => {
+                answer.origin = Some(v.trim().to_owned())
+            }
+            Some(("region", v)) if !v.trim().is_empty() => {
+                answer.region = Some(v.trim().to_owned())
+            }
+            _ => {
+                return Err(format!(
+                    "{spec:?}: {part:?} is not origin=URL or region=R; {usage}"
+                ))
+            }
+        }
+    }
+    Ok(answer)
 }
 
 /// The zone a host most likely lives in: its last two labels (the user can correct it).
@@ -190,6 +236,7 @@ mod tests {
                 "https://b.example.net".into(),
             ],
             health_path: "/health?x=\"1\"".into(),
+            websocket_path: Some("/cable".into()),
             dns_target: Some("haiku-1.herokudns.com".into()),
             detected_target: true,
             compare: vec![CompareAnswer {
@@ -206,6 +253,7 @@ mod tests {
         let s = resolve(&render(&a).unwrap());
         assert_eq!(s.service.name, a.name);
         assert_eq!(s.service.health_path, a.health_path);
+        assert_eq!(s.service.websocket_path.as_deref(), Some("/cable"));
         assert_eq!(s.service.origins.len(), 2);
         assert_eq!(s.service.runbook.as_deref(), Some("heroku-dns-target"));
         assert_eq!(
@@ -215,6 +263,31 @@ mod tests {
         assert_eq!(s.compare[0].region.as_deref(), Some("eu"));
         assert_eq!(s.cloudflare.zone.as_deref(), Some("example.com"));
         assert_eq!(s.cloudflare.account_id.as_deref(), Some("abc123"));
+    }
+
+    #[test]
+    fn compare_flags_parse() {
+        let c = parse_compare(
+            "staging-eu=https://s.example.com,origin=https://s.herokuapp.com,region=eu",
+        )
+        .unwrap();
+        assert_eq!(c.name, "staging-eu");
+        assert_eq!(c.public_url.as_deref(), Some("https://s.example.com"));
+        assert_eq!(c.origin.as_deref(), Some("https://s.herokuapp.com"));
+        assert_eq!(c.region.as_deref(), Some("eu"));
+        let c = parse_compare("eu=https://eu.example.com").unwrap();
+        assert_eq!((c.origin, c.region), (None, None));
+        for bad in [
+            "eu",
+            "=https://x",
+            "eu=",
+            "eu=https://x,zone=y",
+            "eu=https://x,origin=",
+        ] {
+            assert!(parse_compare(bad).is_err(), "{bad}");
+        }
+        assert!(check_path("/health").is_ok());
+        assert!(check_path("health").is_err());
     }
 
     #[test]

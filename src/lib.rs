@@ -52,17 +52,22 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn new(global: &GlobalArgs, env: Env) -> Self {
+    fn new(global: &GlobalArgs, yes: bool, env: Env) -> Self {
         let stdin_tty = ui::stdin_is_tty();
         let stderr_tty = ui::stderr_is_tty();
-        let color = match global.color {
+        // Each stream on its own: a terminal on stderr says nothing about a pipe on stdout.
+        let color_for = |tty: bool| match global.color {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
-            ColorChoice::Auto => stderr_tty && !env.no_color,
+            ColorChoice::Auto => tty && !env.no_color,
+        };
+        let color = ui::StreamColor {
+            stdout: color_for(ui::stdout_is_tty()),
+            stderr: color_for(stderr_tty),
         };
         let printer = Printer {
             json: global.json,
-            yes: global.yes,
+            yes,
             interactive: stdin_tty && stderr_tty && !global.no_input && !env.ci && !global.json,
             verbosity: if global.quiet {
                 Verbosity::Quiet
@@ -73,6 +78,7 @@ impl Ctx {
             },
             color,
             stderr_tty,
+            stdout_tty: ui::stdout_is_tty(),
         };
         Ctx {
             printer,
@@ -124,6 +130,22 @@ impl Ctx {
         engine::load_runbooks(Some(&self.runbook_dir()), extra)
             .map_err(|e| exit::Fatal::usage(e.to_string()).into())
     }
+
+    /// Where GitHub Actions wants summaries and annotations (nowhere outside it).
+    pub fn github(&self) -> report::github::GitHub {
+        report::github::GitHub {
+            step_summary: self.env.github_step_summary.as_ref().map(PathBuf::from),
+            annotations: self.env.github_actions,
+        }
+    }
+
+    /// Hands a command's CI summary to GitHub Actions. A summary that cannot be written is a
+    /// warning: the command's own result and exit code stand.
+    pub fn publish_ci(&self, summary: &report::github::CiSummary) {
+        if let Err(e) = self.github().publish(summary) {
+            self.printer.warn(format!("{e:#}"));
+        }
+    }
 }
 
 /// Parses `args`, runs the command, prints the outcome, returns the exit code.
@@ -134,7 +156,8 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e, json),
     };
-    let ctx = Ctx::new(&cli.global, Env::capture());
+    let yes = cli.global.yes || cli.command.yes();
+    let ctx = Ctx::new(&cli.global, yes, Env::capture());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -148,6 +171,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
             return exit_code(Exit::Failure);
         }
     };
+    let ci_name = cli.command.ci_name();
     let outcome = runtime.block_on(async {
         match cli.command {
             // The watch turns SIGINT and SIGTERM into a stop request of its own, so that a
@@ -171,6 +195,12 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
             let exit = exit_of(&err);
             if exit != Exit::Interrupted || ctx.printer.json {
                 ctx.printer.error(&err, exit);
+            } else {
+                ctx.printer.interrupted();
+            }
+            if let Some(command) = ci_name.filter(|_| exit != Exit::Interrupted) {
+                let message = text::sanitize(&format!("{err:#}"));
+                ctx.publish_ci(&ctx.github().failure(command, &message));
             }
             exit
         }
@@ -180,7 +210,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
 
 async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit> {
     match command {
-        Command::Diagnose(args) => commands::diagnose::run(ctx, &args).await,
+        Command::Diagnose(cmd) => commands::diagnose::run(ctx, &cmd.args).await,
         Command::DeployProxy(args) => commands::deploy::run(ctx, &args).await,
         Command::Rollback(args) => commands::rollback::run(ctx, &args).await,
         Command::Status(args) => commands::status::run(ctx, &args).await,
@@ -189,7 +219,8 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit> {
         Command::Report(args) => commands::report::run(ctx, &args).await,
         Command::Runbook(cmd) => commands::runbook::run(ctx, &cmd).await,
         Command::Init(args) => commands::init::run(ctx, &args).await,
-        Command::Completions(args) => commands::completions::run(&args),
+        Command::Whoami(args) => commands::whoami::run(ctx, &args).await,
+        Command::Completions(args) => commands::completions::run(ctx, &args),
     }
 }
 

@@ -78,7 +78,8 @@ fn walk(p: &Printer, done: &Diagnosed) -> Result<()> {
             match p.step_key("e: evidence · Enter: next step · a: show the rest")? {
                 StepKey::Evidence => {
                     for r in &reports {
-                        p.info(format!("      {}", sanitize(&evidence_line(r))));
+                        let line = format!("      {}", sanitize(&evidence_line(r)));
+                        p.info(crate::ui::wrap(&line, "          ", p.stderr_cols()));
                     }
                 }
                 StepKey::All => {

@@ -19,8 +19,8 @@ use url::Url;
 use crate::secret::ApiToken;
 
 pub use types::{
-    DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZoneAccount, ZonePlan,
-    MANAGED_TAG, STATE_BINDING,
+    Account, DnsRecord, Route, ScriptInfo, ScriptSettings, TokenStatus, Zone, ZoneAccount,
+    ZonePlan, MANAGED_TAG, STATE_BINDING,
 };
 
 /// Codes the API uses that callers branch on.
@@ -48,6 +48,7 @@ pub mod code {
 #[serde(rename_all = "snake_case")]
 pub enum Op {
     VerifyToken,
+    ListAccounts,
     ListZones,
     GetZone,
     ListDnsRecords,
@@ -66,6 +67,7 @@ impl Op {
     pub fn permission(self) -> &'static str {
         match self {
             Op::VerifyToken => "a valid API token",
+            Op::ListAccounts => "Account Settings Read (account)",
             Op::ListZones | Op::GetZone => "Zone Read (zone)",
             Op::ListDnsRecords => "DNS Read or DNS Edit (zone)",
             Op::PatchDnsRecord => "DNS Edit (zone)",
@@ -535,6 +537,12 @@ impl Client {
             }
         };
         decode(result)
+    }
+
+    /// `GET /accounts`: the accounts the token reaches.
+    pub async fn accounts(&self) -> Result<Vec<Account>, ApiError> {
+        self.list(Op::ListAccounts, &["accounts"], &[], Some(50))
+            .await
     }
 
     /// `GET /zones?name=` (and `account.id=` when known).

@@ -25,7 +25,9 @@ pub fn session(settings: &Settings) -> Result<Session> {
     let Some(token) = cf.token.clone() else {
         return Err(Fatal::usage(format!(
             "no Cloudflare API token: set CLOUDFLARE_API_TOKEN or pass --api-token-file PATH \
-             (create one under My Profile > API Tokens with {PERMISSIONS})"
+             (create one under My Profile > API Tokens with {PERMISSIONS}); even --dry-run reads \
+             live Cloudflare state. Offline, `failover deploy-proxy --print-script` shows the \
+             Worker it would deploy"
         ))
         .into());
     };

@@ -15,6 +15,14 @@ pub struct TokenStatus {
     pub status: String,
 }
 
+/// `GET /accounts`: an account the token can reach.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+pub struct Account {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct ZonePlan {
     #[serde(default)]
@@ -31,6 +39,11 @@ pub struct Zone {
     pub status: Option<String>,
     #[serde(default)]
     pub plan: Option<ZonePlan>,
+    /// The zone-level permission groups the token holds here (`#dns_records:edit`,
+    /// `#worker:edit`, ...). Deprecated by Cloudflare in favour of memberships, but still sent;
+    /// absent means unknown, never "none".
+    #[serde(default)]
+    pub permissions: Option<Vec<String>>,
     /// The account that owns the zone; a token may reach zones of several accounts.
     #[serde(default)]
     pub account: Option<ZoneAccount>,

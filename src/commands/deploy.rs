@@ -21,6 +21,7 @@ pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
     // Names, patterns and record contents come from the API: untrusted on a terminal.
     ctx.printer
         .result(&doc, || crate::text::sanitize(&doc.human()))?;
+    ctx.publish_ci(&crate::report::github::deployment(&doc));
     Ok(exit)
 }
 

@@ -32,6 +32,7 @@ pub async fn run(ctx: &Ctx, args: &DiagnoseArgs) -> Result<Exit> {
     ctx.printer.result(&doc, || {
         render(&ctx.printer, &done.diagnosis, done.elapsed_ms, verbose)
     })?;
+    ctx.publish_ci(&crate::report::github::diagnosis(&doc));
     if !walkthrough::wanted(&ctx.printer) {
         return Ok(done.exit());
     }

@@ -25,6 +25,15 @@ pub async fn run(ctx: &Ctx, args: &DrillArgs) -> Result<Exit> {
     .await?;
     ctx.printer
         .result(&doc, || drill::summary(&ctx.printer, &doc, &incident))?;
+    let stages: Vec<(String, bool)> = doc
+        .stages
+        .iter()
+        .map(|s| (s.title.to_owned(), s.outcome == "pass"))
+        .collect();
+    ctx.publish_ci(&crate::report::github::drill(
+        &stages,
+        doc.time_to_mitigation_ms,
+    ));
     // A stage against the story: the document (or the summary) says which; exit 1.
     Ok(if doc.ok { Exit::Success } else { Exit::Failure })
 }

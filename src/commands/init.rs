@@ -1,20 +1,14 @@
 //! `failover init`: gather answers (prompts on a terminal, flags otherwise), render the commented
 //! `failover.toml`, validate it exactly as every other command will, then write it atomically.
 
-use std::path::Path;
-use std::time::Duration;
-
 use anyhow::{Context, Result};
-use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::json;
 
 use crate::cli::{ApiArgs, InitArgs, ProbeArgs};
-use crate::config::{parse_url, DnsSettings, Env, LoadedFile, ResolverSpec, Settings};
+use crate::config::{parse_url, Env, LoadedFile, ResolverSpec, Settings};
 use crate::exit::{Exit, Fatal};
-use crate::init::{guess_zone, render, Answers, CompareAnswer};
-use crate::probe::dns::DnsClient;
+use crate::init::{check_path, guess_zone, parse_compare, render, Answers, CompareAnswer};
 use crate::runbook::Catalog;
-use crate::text::excerpt;
 use crate::ui::Printer;
 use crate::Ctx;
 
@@ -53,7 +47,7 @@ pub async fn run(ctx: &Ctx, args: &InitArgs) -> Result<Exit> {
         .map(|_| ())
     });
     loaded.context("the generated config does not validate (a bug: please report it)")?;
-    write_atomically(&path, &text)?;
+    crate::engine::init::write_atomically(&path, &text)?;
 
     let doc = json!({
         "schema": "failover.init/v1",
@@ -94,39 +88,83 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
         .map(|r| ResolverSpec::parse(r).map_err(|m| Fatal::usage(format!("--resolver: {m}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let url_ok = |s: &String| parse_url(s).map(|_| ());
+    // Every flag is checked before any question is asked.
+    for (flag, value) in [
+        ("--health-path", &args.health_path),
+        ("--websocket-path", &args.websocket_path),
+    ] {
+        if let Some(v) = value {
+            check_path(v).map_err(|m| Fatal::usage(format!("{flag}: {m}")))?;
+        }
+    }
+    let mut compare = args
+        .compare
+        .iter()
+        .map(|c| {
+            let answer = parse_compare(c).map_err(|m| Fatal::usage(format!("--compare: {m}")))?;
+            for url in answer.public_url.iter().chain(&answer.origin) {
+                checked_url("--compare", url)?;
+            }
+            Ok(answer)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let public_url = match &args.public_url {
         Some(u) => checked_url("--public-url", u)?,
-        None if p.interactive => p.input(
-            "Public URL users hit (e.g. https://api.example.com)",
-            None,
-            url_ok,
-        )?,
+        None if p.interactive => {
+            p.info("  e.g. https://api.example.com");
+            p.input("Public URL users hit", None, url_ok)?
+        }
         None => return Err(missing_flags(args)),
     };
     let host = url::Url::parse(&public_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_default();
-    let dns_target = detect_target(p, &host, resolvers).await;
-    let origins =
-        if !args.origin.is_empty() {
-            args.origin
-                .iter()
-                .map(|o| checked_url("--origin", o))
-                .collect::<Result<Vec<_>>>()?
-        } else if p.interactive {
-            let list = p.input(
-            "Direct origin URL (e.g. https://myapp-abc123.herokuapp.com; several: comma-separated)",
-            None,
-            |s: &String| s.split(',').try_for_each(|u| parse_url(u.trim()).map(|_| ())),
-        )?;
-            list.split(',').map(|u| u.trim().to_owned()).collect()
-        } else {
-            return Err(missing_flags(args));
-        };
+    let dns_target = crate::engine::init::detect_target(p, &host, resolvers).await;
+    let origins = if !args.origin.is_empty() {
+        args.origin
+            .iter()
+            .map(|o| checked_url("--origin", o))
+            .collect::<Result<Vec<_>>>()?
+    } else if p.interactive {
+        p.info("  e.g. https://myapp-abc123.herokuapp.com; several: comma-separated");
+        let list = p.input("Direct origin URL", None, |s: &String| {
+            s.split(',')
+                .try_for_each(|u| parse_url(u.trim()).map(|_| ()))
+        })?;
+        list.split(',').map(|u| u.trim().to_owned()).collect()
+    } else {
+        return Err(missing_flags(args));
+    };
+    let path_ok = |s: &String| check_path(s.trim());
+    let health_path = match &args.health_path {
+        Some(h) => h.clone(),
+        None if p.interactive => p
+            .input("Health check path", Some("/"), path_ok)?
+            .trim()
+            .to_owned(),
+        None => "/".to_owned(),
+    };
+    let websocket_path = match &args.websocket_path {
+        Some(w) => Some(w.clone()),
+        None if p.interactive => {
+            Some(
+                p.input("WebSocket path (empty: none)", Some(""), |s: &String| {
+                    if s.trim().is_empty() {
+                        Ok(())
+                    } else {
+                        check_path(s.trim())
+                    }
+                })?,
+            )
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty())
+        }
+        None => None,
+    };
 
-    let mut compare = Vec::new();
     if p.interactive
+        && args.compare.is_empty()
         && p.confirm(
             "Add a comparison environment (e.g. staging in another region)?",
             "",
@@ -139,13 +177,20 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
                 Ok(())
             }
         })?;
+        let public = p.input("Its public URL (empty: none)", Some(""), |s: &String| {
+            if s.trim().is_empty() {
+                Ok(())
+            } else {
+                parse_url(s.trim()).map(|_| ())
+            }
+        })?;
         let origin = p.input("Its direct origin URL", None, url_ok)?;
         let region = p.input("Its region", Some("eu"), |_: &String| Ok(()))?;
         compare.push(CompareAnswer {
             name,
             origin: Some(origin),
             region: Some(region),
-            public_url: None,
+            public_url: Some(public.trim().to_owned()).filter(|u| !u.is_empty()),
         });
     }
 
@@ -181,6 +226,8 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
     Ok(Answers {
         public_url,
         origins,
+        health_path,
+        websocket_path,
         detected_target: dns_target.is_some(),
         dns_target,
         compare,
@@ -189,54 +236,6 @@ async fn gather(p: &Printer, args: &InitArgs) -> Result<Answers> {
         ..Answers::default()
     })
 }
-
-/// The platform DNS target: the first CNAME hop of the public host, from whichever resolver
-/// answers first (`--resolver`, else the system's). Nothing found is not an error: diagnose
-/// learns the target at run time too.
-async fn detect_target(p: &Printer, host: &str, resolvers: Vec<ResolverSpec>) -> Option<String> {
-    if host.is_empty()
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok()
-    {
-        return None;
-    }
-    let specs = if resolvers.is_empty() {
-        vec![ResolverSpec::System]
-    } else {
-        resolvers
-    };
-    let dns = DnsClient::new(&DnsSettings {
-        resolvers: specs.clone(),
-        timeout: DETECT_TIMEOUT,
-    });
-    let mut asks: FuturesUnordered<_> = specs.iter().map(|r| dns.first_hop(r, host)).collect();
-    let found = tokio::time::timeout(DETECT_TIMEOUT, async {
-        while let Some(answer) = asks.next().await {
-            if answer.is_some() {
-                return answer;
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten();
-    match &found {
-        Some(target) => p.info(format!(
-            "{host} is a CNAME to {}: that is the platform DNS target",
-            excerpt(target, 200)
-        )),
-        None => p.debug(format!(
-            "{host}: no CNAME found; diagnose will learn the DNS target when it runs"
-        )),
-    }
-    found
-}
-
-/// How long init waits for the CNAME: a missing answer only means one line less in the file.
-const DETECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 fn checked_url(flag: &str, value: &str) -> Result<String> {
     parse_url(value).map_err(|m| Fatal::usage(format!("{flag}: {m}")))?;
@@ -256,27 +255,4 @@ fn missing_flags(args: &InitArgs) -> anyhow::Error {
         missing.join(" and ")
     ))
     .into()
-}
-
-/// Write beside the target and rename over it, so a crash never leaves half a config.
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("failover.toml"),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        format!(
-            "cannot move {} into place at {}",
-            tmp.display(),
-            path.display()
-        )
-    })
 }

@@ -10,3 +10,4 @@ pub mod rollback;
 pub mod runbook;
 pub mod status;
 pub mod watch;
+pub mod whoami;

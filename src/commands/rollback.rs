@@ -18,5 +18,6 @@ pub async fn run(ctx: &Ctx, args: &RollbackArgs) -> Result<Exit> {
     // Names, patterns and record contents come from the API: untrusted on a terminal.
     ctx.printer
         .result(&doc, || crate::text::sanitize(&doc.human()))?;
+    ctx.publish_ci(&crate::report::github::rollback(&doc));
     Ok(exit)
 }

@@ -82,15 +82,20 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     // A route naming our script after the script was deleted (a rollback that raced a
     // deploy): requests there fail at the edge, whatever the platform does.
     let orphaned_routes = script.is_none() && !routes.is_empty();
-    let action = match (deployed, platform.healthy) {
+    let action = if orphaned_routes {
         // Removing the orphan helps only once the platform answers; until then a deploy
         // puts the proxy back behind the route.
-        (_, true) if orphaned_routes => "rollback",
-        (_, false) if orphaned_routes => "deploy-proxy",
-        (true, true) => "rollback",
-        (true, false) => "none",
-        (false, false) => "deploy-proxy",
-        (false, true) => "none",
+        if platform.healthy {
+            "rollback"
+        } else {
+            "deploy-proxy"
+        }
+    } else {
+        Status::next_action(
+            deployed,
+            platform.healthy,
+            crate::report::deployment::public_ok(&public),
+        )
     };
     let doc = Status {
         schema: Status::SCHEMA,
@@ -120,5 +125,6 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     // Names, patterns and record contents come from the API: untrusted on a terminal.
     ctx.printer
         .result(&doc, || crate::text::sanitize(&doc.human()))?;
+    ctx.publish_ci(&crate::report::github::status(&doc));
     Ok(Exit::Success)
 }

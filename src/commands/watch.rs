@@ -15,6 +15,7 @@ use crate::engine::watch::{Options, Pace};
 use crate::exit::{Exit, Fatal};
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
+use crate::report::diagnosis::DiagnosisDoc;
 use crate::watch::{Event, Policy};
 use crate::Ctx;
 
@@ -91,6 +92,11 @@ pub async fn run(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
         print,
     )
     .await?;
+    // A scheduled `--once` reports its cycle to CI as diagnose does.
+    if let Some(last) = &finished.last {
+        let doc = DiagnosisDoc::new(&last.diagnosis, &last.started_at, last.elapsed_ms);
+        ctx.publish_ci(&crate::report::github::diagnosis(&doc));
+    }
     if finished.stopped {
         ctx.printer.info(format!(
             "stopped after {} cycle(s); `failover report` shows the timeline",

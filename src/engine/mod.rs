@@ -6,6 +6,7 @@
 
 pub mod deploy;
 pub mod diagnose;
+pub mod init;
 pub mod render;
 pub mod report;
 pub mod rollback;

@@ -53,6 +53,16 @@ pub struct Finished {
     pub verdict: Option<String>,
     /// A stop request ended it.
     pub stopped: bool,
+    /// The last cycle's diagnosis, when one ran (what `--once` reports to CI).
+    pub last: Option<Last>,
+}
+
+/// A cycle's diagnosis, as the documents take it.
+#[derive(Debug, Clone)]
+pub struct Last {
+    pub diagnosis: crate::diagnose::Diagnosis,
+    pub started_at: String,
+    pub elapsed_ms: u64,
 }
 
 impl Finished {
@@ -117,6 +127,7 @@ pub async fn run(
     let mut state = State::default();
     let mut stopped = false;
     let mut last_start: Option<Instant> = None;
+    let mut last: Option<Last> = None;
 
     loop {
         let mut reply = None;
@@ -239,6 +250,11 @@ pub async fn run(
             let _ = tx.send(state.cycle);
         }
         if opts.once {
+            last = Some(Last {
+                diagnosis: done.diagnosis,
+                started_at: done.started_at,
+                elapsed_ms: done.elapsed_ms,
+            });
             break;
         }
     }
@@ -251,6 +267,7 @@ pub async fn run(
         cycles: state.cycle,
         verdict: state.verdict,
         stopped,
+        last,
     })
 }
 

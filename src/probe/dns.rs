@@ -238,13 +238,16 @@ impl DnsClient {
                 return Err((DnsFailure::Refused, "REFUSED".to_owned()));
             }
         }
-        .map_err(|_| {
-            (
+        .map_err(|_| NetError::Timeout)
+        .and_then(|looked| looked)
+        .map_err(|e| match classify(&e) {
+            // Ours or hickory's own timer, whichever fired first: the same words either way.
+            (DnsFailure::Timeout, _) => (
                 DnsFailure::Timeout,
                 format!("no answer within {} ms", self.timeout.as_millis()),
-            )
-        })?
-        .map_err(|e| classify(&e))?;
+            ),
+            other => other,
+        })?;
         Ok(lookup
             .answers()
             .iter()

@@ -119,6 +119,14 @@ impl Deployment {
                 "The emergency proxy {} is already live for {}; nothing changed.\n",
                 self.script, self.host
             ));
+        } else if self.verification.verified == Some(false) {
+            // Applied is not mitigated: the heading must not promise what verification denied.
+            out.push_str(&format!(
+                "Applied the emergency proxy {} for {}, but verification FAILED: users may still \
+                 be failing (see below; `failover status`, then `failover deploy-proxy` again \
+                 or `failover rollback`):\n",
+                self.script, self.host
+            ));
         } else {
             out.push_str(&format!(
                 "Deployed the emergency proxy {} for {}:\n",
@@ -221,6 +229,12 @@ impl Rollback {
                 "No emergency proxy of failover is deployed for {}; nothing changed.\n",
                 self.host
             ));
+        } else if self.verification.verified == Some(false) {
+            out.push_str(&format!(
+                "Removed the emergency proxy {} for {}, but verification FAILED: the public URL \
+                 does not answer through the platform path yet (see below; `failover status`):\n",
+                self.script, self.host
+            ));
         } else {
             out.push_str(&format!(
                 "Removed the emergency proxy {} for {}:\n",
@@ -235,6 +249,32 @@ impl Rollback {
         }
         out.push_str(&verification_text(&self.verification, false));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    /// `none` only while users are served; every failing case names a command.
+    #[test]
+    fn status_names_the_next_command_while_users_fail() {
+        for (deployed, platform, public, want) in [
+            (true, true, true, "rollback"),
+            (true, true, false, "rollback"),
+            (true, false, true, "none"),
+            (true, false, false, "deploy-proxy"),
+            (false, false, true, "deploy-proxy"),
+            (false, false, false, "deploy-proxy"),
+            (false, true, false, "diagnose"),
+            (false, true, true, "none"),
+        ] {
+            assert_eq!(
+                Status::next_action(deployed, platform, public),
+                want,
+                "deployed {deployed}, platform healthy {platform}, public ok {public}"
+            );
+        }
     }
 }
 
@@ -266,13 +306,34 @@ pub struct Status {
     pub dns_records: Vec<RecordState>,
     pub public_url: MarkerCheck,
     pub platform: PlatformHealth,
-    /// What to do next: `rollback`, `none`, or `deploy-proxy`.
+    /// What to do next: `rollback`, `deploy-proxy`, `diagnose` (users fail and the platform
+    /// path looks healthy), or `none` (only while users are served).
     pub action: &'static str,
     pub elapsed_ms: u64,
 }
 
 impl Status {
     pub const SCHEMA: &'static str = "failover.status/v1";
+
+    /// The next step from what status saw. `none` only while users are served: when the
+    /// public URL fails, the answer always names a command.
+    pub fn next_action(deployed: bool, platform_healthy: bool, public_ok: bool) -> &'static str {
+        match (deployed, platform_healthy, public_ok) {
+            (true, true, _) => "rollback",
+            // The proxy is live and users still fail: deploying again converges what is
+            // missing (the route, the proxied record).
+            (true, false, false) => "deploy-proxy",
+            (true, false, true) => "none",
+            (false, false, _) => "deploy-proxy",
+            (false, true, false) => "diagnose",
+            (false, true, true) => "none",
+        }
+    }
+
+    /// Whether the public URL answered without a server error.
+    pub fn public_url_ok(&self) -> bool {
+        public_ok(&self.public_url)
+    }
 
     pub fn human(&self) -> String {
         let mut out = String::new();
@@ -343,15 +404,30 @@ impl Status {
             },
             self.platform.summary()
         ));
+        let users_fail = !self.public_url_ok();
         out.push_str(&format!(
             "Next: {}\n",
-            match self.action {
-                "rollback" => "failover rollback (the platform path is healthy again)",
-                "deploy-proxy" =>
+            match (self.action, self.deployed, users_fail) {
+                ("rollback", _, _) => "failover rollback (the platform path is healthy again)",
+                ("deploy-proxy", true, _) =>
+                    "failover deploy-proxy (the proxy is deployed but users fail; deploying again \
+                     restores what is missing)",
+                ("deploy-proxy", false, _) =>
                     "failover deploy-proxy (the platform path fails and no proxy is live)",
-                _ => "nothing",
+                ("diagnose", _, _) =>
+                    "failover diagnose (users fail although the platform path looks healthy)",
+                (_, true, _) =>
+                    "nothing yet: the proxy serves users; run failover status again to see the \
+                     platform path heal",
+                _ => "nothing: users are served through the platform path",
             }
         ));
         out
     }
+}
+
+/// The public URL answered, without a server error (a 4xx at the health path is still an
+/// answer from the app).
+pub fn public_ok(check: &MarkerCheck) -> bool {
+    check.error.is_none() && check.status.is_some_and(|s| s < 500)
 }

@@ -108,7 +108,9 @@ pub fn render(p: &Printer, d: &Diagnosis, elapsed_ms: u64, all_checks: bool) -> 
     if !d.evidence.is_empty() {
         out.push_str(&format!("\n{}\n", p.paint("Evidence", Paint::Bold)));
         for e in &d.evidence {
-            out.push_str(&format!("  {}\n", sanitize(e)));
+            let line = format!("  {}", sanitize(e));
+            out.push_str(&crate::ui::wrap(&line, "      ", p.stdout_cols()));
+            out.push('\n');
         }
     }
     if all_checks {

@@ -139,8 +139,18 @@ pub fn build(events: &[Event]) -> Incident {
         let from = from?;
         window[from..].iter().position(pred).map(|i| i + from)
     };
+    // The deploy that started mitigation is the one that changed something: a dry run, a
+    // deploy declined at the prompt or one refused before any step is not it.
+    let applying: std::collections::HashSet<(&str, &str)> = window
+        .iter()
+        .filter(|e| e.event == "step.begin")
+        .map(|e| (e.run.as_str(), e.command.as_str()))
+        .collect();
     let mitigation_started = after(detected, &|e| {
-        e.command == "deploy-proxy" && e.event == "started" && e.data["dry_run"] != true
+        e.command == "deploy-proxy"
+            && e.event == "started"
+            && e.data["dry_run"] != true
+            && applying.contains(&(e.run.as_str(), e.command.as_str()))
     });
     let deploy_verified = after(mitigation_started, &|e| {
         e.command == "deploy-proxy" && e.event == "finished" && e.data["verified"] == true
@@ -257,6 +267,28 @@ pub fn build(events: &[Event]) -> Incident {
             text: excerpt(&line, 300),
         });
     }
+    // A deploy or rollback that started and never said how it ended stopped on an error
+    // (or was interrupted): it failed, and the report says so where it stopped.
+    for (run, command, at) in unfinished(window) {
+        let offset_ms = between(&first, &at).unwrap_or(0);
+        let position = timeline
+            .iter()
+            .rposition(|t: &Entry| t.offset_ms <= offset_ms)
+            .map_or(0, |i| i + 1);
+        timeline.insert(
+            position,
+            Entry {
+                at,
+                offset_ms,
+                command: command.clone(),
+                event: "failed".to_owned(),
+                text: format!(
+                    "{command} FAILED: it stopped before finishing (run {run}; its error was \
+                     printed where it ran)"
+                ),
+            },
+        );
+    }
     Incident {
         schema: SCHEMA,
         service,
@@ -272,6 +304,28 @@ pub fn build(events: &[Event]) -> Incident {
         events_read: events.len(),
         events_in_incident: window.len(),
     }
+}
+
+/// Deploy and rollback runs in `window` that started and have no closing event (`finished`,
+/// `declined`, `refused`, `partial`): each with its last event's time.
+fn unfinished(window: &[Event]) -> Vec<(String, String, String)> {
+    let mut open: Vec<(String, String, String)> = Vec::new();
+    for e in window {
+        if !matches!(e.command.as_str(), "deploy-proxy" | "rollback") {
+            continue;
+        }
+        let key = |o: &(String, String, String)| o.0 == e.run && o.1 == e.command;
+        match e.event.as_str() {
+            "started" => open.push((e.run.clone(), e.command.clone(), e.ts.clone())),
+            "finished" | "declined" | "refused" | "partial" => open.retain(|o| !key(o)),
+            _ => {
+                if let Some(o) = open.iter_mut().find(|o| key(o)) {
+                    o.2 = e.ts.clone();
+                }
+            }
+        }
+    }
+    open
 }
 
 fn text(v: &Value) -> String {
@@ -339,6 +393,7 @@ fn describe(e: &Event) -> Option<String> {
             text(&d["action"]),
             text(&d["summary"])
         ),
+        (_, "started") if d["dry_run"] == true => format!("{} --dry-run started", e.command),
         (_, "started") => format!("{} started", e.command),
         (_, "planned") => {
             let steps: usize = d["plan"]["phases"].as_array().map_or(0, |p| {
@@ -350,11 +405,19 @@ fn describe(e: &Event) -> Option<String> {
             "platform path: target resolves {}, origin healthy {}",
             d["target_resolves"], d["origin_healthy"]
         ),
+        (_, "finished") if d["dry_run"] == true => {
+            format!("{} dry run: planned only, nothing changed", e.command)
+        }
+        (_, "finished") if d["verified"] == false => format!(
+            "{} FAILED: {} change(s) applied, but verification through the public URL failed",
+            e.command,
+            d["applied"].as_u64().unwrap_or(0)
+        ),
         (_, "finished") => {
-            let verified = match &d["verified"] {
-                Value::Bool(true) => ", verified",
-                Value::Bool(false) => ", NOT verified",
-                _ => "",
+            let verified = if d["verified"] == true {
+                ", verified"
+            } else {
+                ""
             };
             format!(
                 "{} finished: {} change(s) applied{verified}",
@@ -364,7 +427,11 @@ fn describe(e: &Event) -> Option<String> {
         }
         (_, "refused") => format!("refused: {}", text(&d["reason"])),
         (_, "declined") => "declined at the prompt".to_owned(),
-        (_, "partial") => format!("partially applied: {}", text(&d["error"])),
+        (_, "partial") => format!(
+            "{} FAILED part way (partially applied): {}",
+            e.command,
+            text(&d["error"])
+        ),
         (_, "step.interrupted") => format!(
             "INTERRUPTED during: {} (its outcome is unknown)",
             text(&d["description"])
@@ -423,9 +490,13 @@ mod tests {
     use serde_json::json;
 
     fn ev(ts: &str, command: &str, event: &str, data: Value) -> Event {
+        run_ev("r", ts, command, event, data)
+    }
+
+    fn run_ev(run: &str, ts: &str, command: &str, event: &str, data: Value) -> Event {
         Event {
             ts: format!("2025-10-20T07:{ts}Z"),
-            run: "r".to_owned(),
+            run: run.to_owned(),
             command: command.to_owned(),
             event: event.to_owned(),
             data,
@@ -451,6 +522,12 @@ mod tests {
                 "deploy-proxy",
                 "started",
                 json!({"host": "api.example.com", "dry_run": false}),
+            ),
+            ev(
+                "11:20",
+                "deploy-proxy",
+                "step.begin",
+                json!({"call": "PUT /scripts/x", "description": "upload"}),
             ),
             ev(
                 "11:30",
@@ -500,8 +577,8 @@ mod tests {
             "healthy_again",
         ];
         let events = incident();
-        check(&events, &all, Some(120_000), 7);
-        check(&events[..6], &all[..3], Some(120_000), 4);
+        check(&events, &all, Some(120_000), 8);
+        check(&events[..7], &all[..3], Some(120_000), 5);
         check(&events[..3], &["detected"], None, 1);
         check(&events[..2], &["detected", "healthy_again"], None, 2);
         check(&[], &[], None, 0);
@@ -516,7 +593,89 @@ mod tests {
                 json!({"ok": true, "checks": []}),
             ),
         );
-        check(&drill, &all, Some(180_000), 8);
+        check(&drill, &all, Some(180_000), 9);
+    }
+
+    /// A dry run and a declined deploy before the one that applied: the milestone is the
+    /// applying run; each reads as what it was.
+    #[test]
+    fn declined_dry_and_failed_runs_read_as_such() {
+        let mut events = vec![
+            verdict("10:00", "dns_target_failure", "deploy-proxy"),
+            run_ev(
+                "dry",
+                "10:10",
+                "deploy-proxy",
+                "started",
+                json!({"dry_run": true}),
+            ),
+            run_ev(
+                "dry",
+                "10:11",
+                "deploy-proxy",
+                "finished",
+                json!({"dry_run": true}),
+            ),
+            run_ev(
+                "no",
+                "10:20",
+                "deploy-proxy",
+                "started",
+                json!({"dry_run": false}),
+            ),
+            run_ev("no", "10:21", "deploy-proxy", "declined", json!({})),
+            // Stopped on an error after it started: no closing event.
+            run_ev(
+                "err",
+                "10:30",
+                "deploy-proxy",
+                "started",
+                json!({"dry_run": false}),
+            ),
+            run_ev("err", "10:31", "deploy-proxy", "planned", json!({})),
+        ];
+        events.extend(incident()[3..].iter().cloned());
+        let r = build(&events);
+        let started = r
+            .milestones
+            .iter()
+            .find(|m| m.name == "mitigation_started")
+            .unwrap();
+        assert_eq!(started.at, "2025-10-20T07:11:00Z");
+        let lines: Vec<&str> = r.timeline.iter().map(|t| t.text.as_str()).collect();
+        for want in [
+            "deploy-proxy --dry-run started",
+            "deploy-proxy dry run: planned only, nothing changed",
+            "declined at the prompt",
+            "deploy-proxy FAILED: it stopped before finishing (run err;",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.starts_with(want)),
+                "{want}: {lines:#?}"
+            );
+        }
+        // The failure sits where the run stopped, before the next deploy.
+        let failed = lines
+            .iter()
+            .position(|l| l.contains("FAILED: it stopped"))
+            .unwrap();
+        let next = lines
+            .iter()
+            .rposition(|l| *l == "deploy-proxy started")
+            .unwrap();
+        assert!(failed < next, "{lines:#?}");
+
+        let mut unverified = incident();
+        unverified[6].data = json!({"applied": 2, "verified": false});
+        let r = build(&unverified);
+        assert!(
+            r.timeline.iter().any(|t| t.text.contains(
+                "deploy-proxy FAILED: 2 change(s) applied, but verification through the public URL failed"
+            )),
+            "{:#?}",
+            r.timeline
+        );
+        assert!(!r.milestones.iter().any(|m| m.name == "mitigated"));
     }
 
     #[track_caller]

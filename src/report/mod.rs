@@ -3,4 +3,6 @@
 
 pub mod deployment;
 pub mod diagnosis;
+pub mod github;
 pub mod incident;
+pub mod whoami;

@@ -748,11 +748,25 @@ async fn route(world: &Shared, method: Method, path: &str, query: &str, req: Req
                 json!({"id": "0123456789abcdef0123456789abcdef", "status": "active"}),
             )
         }
+        (Method::GET, ["accounts"]) => {
+            // The accounts the token can reach: the sandbox has one.
+            let w = world.lock().expect("sandbox state lock");
+            let items = vec![json!({
+                "id": w.account_id, "name": "sandbox", "type": "standard",
+                "settings": {"enforce_twofactor": false},
+                "created_on": "2024-01-01T00:00:00Z",
+            })];
+            let (page, per_page) = page_params(&q, w.page_cap);
+            paged(items, page, per_page)
+        }
         (Method::GET, ["zones"]) => list_zones(world, &q),
         (Method::GET, ["zones", z]) => {
             let w = world.lock().expect("sandbox state lock");
             match w.zones.iter().find(|zone| zone.id == *z) {
-                Some(zone) => envelope(StatusCode::OK, zone_json(zone, &zone.account_id)),
+                Some(zone) => envelope(
+                    StatusCode::OK,
+                    zone_json(zone, &zone.account_id, w.permissions.as_ref()),
+                ),
                 None => failure(
                     StatusCode::NOT_FOUND,
                     7003,
@@ -892,7 +906,27 @@ async fn json_body(req: Request) -> Result<Value, Response> {
         .map_err(|_| failure(StatusCode::BAD_REQUEST, 10026, "request body is not JSON"))
 }
 
-fn zone_json(z: &ZoneRec, account: &str) -> Value {
+/// The zone's `permissions` list as the API shows it to a token: the zone-level permission
+/// groups it holds, in the dashboard's `#group:level` form (account-level groups are absent).
+fn zone_permissions(permissions: Option<&BTreeSet<Permission>>) -> Vec<&'static str> {
+    let holds = |p: Permission| permissions.is_none_or(|set| set.contains(&p));
+    let mut out = Vec::new();
+    if holds(Permission::ZoneRead) {
+        out.push("#zone:read");
+    }
+    if holds(Permission::DnsRead) || holds(Permission::DnsEdit) {
+        out.push("#dns_records:read");
+    }
+    if holds(Permission::DnsEdit) {
+        out.push("#dns_records:edit");
+    }
+    if holds(Permission::WorkersRoutesEdit) {
+        out.extend(["#worker:read", "#worker:edit"]);
+    }
+    out
+}
+
+fn zone_json(z: &ZoneRec, account: &str, permissions: Option<&BTreeSet<Permission>>) -> Value {
     let plan_name = match z.plan.as_str() {
         "free" => "Free Website",
         "pro" => "Pro Website",
@@ -913,6 +947,7 @@ fn zone_json(z: &ZoneRec, account: &str) -> Value {
                  "is_subscribed": true, "legacy_discount": false, "price": 0},
         "created_on": "2024-01-01T00:00:00Z", "modified_on": "2024-01-01T00:00:00Z",
         "activated_on": "2024-01-01T00:00:00Z",
+        "permissions": zone_permissions(permissions),
     })
 }
 
@@ -923,7 +958,7 @@ fn list_zones(world: &Shared, q: &BTreeMap<String, String>) -> Response {
         .iter()
         .filter(|z| q.get("name").is_none_or(|n| z.name.eq_ignore_ascii_case(n)))
         .filter(|z| q.get("account.id").is_none_or(|a| *a == z.account_id))
-        .map(|z| zone_json(z, &z.account_id))
+        .map(|z| zone_json(z, &z.account_id, w.permissions.as_ref()))
         .collect();
     let (page, per_page) = page_params(q, w.page_cap);
     paged(items, page, per_page)

@@ -28,9 +28,21 @@ pub struct Printer {
     /// A person is at a terminal and may be asked things.
     pub interactive: bool,
     pub verbosity: Verbosity,
-    pub color: bool,
+    /// Colour is decided per stream: `failover diagnose | tee out.txt` from a terminal keeps
+    /// colour on stderr and writes plain text to the file.
+    pub color: StreamColor,
     /// stderr is a terminal (spinners are drawn only there).
     pub stderr_tty: bool,
+    /// stdout is a terminal: the human result is wrapped to its width.
+    pub stdout_tty: bool,
+}
+
+/// Whether each stream gets colour. Text is painted when either does and stripped on the way
+/// to a stream that does not, so one rendering serves both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamColor {
+    pub stdout: bool,
+    pub stderr: bool,
 }
 
 impl Printer {
@@ -41,34 +53,31 @@ impl Printer {
             yes: true,
             interactive: false,
             verbosity: Verbosity::Normal,
-            color: false,
+            color: StreamColor::default(),
             stderr_tty: false,
+            stdout_tty: false,
         }
     }
 
     /// Print a command's result: the JSON document under `--json`, else the human text.
+    /// A reader that went away (`| head -1`) is not an error: the command's exit code stands.
     pub fn result<T: Serialize>(&self, doc: &T, human: impl FnOnce() -> String) -> Result<()> {
-        let mut out = std::io::stdout().lock();
         if self.json {
-            serde_json::to_writer_pretty(&mut out, doc)?;
-            out.write_all(b"\n")?;
+            let mut text = serde_json::to_string_pretty(doc)?;
+            text.push('\n');
+            write_stdout(&text)
         } else {
-            let text = human();
-            out.write_all(text.as_bytes())?;
+            let mut text = self.for_stdout(human());
             if !text.ends_with('\n') {
-                out.write_all(b"\n")?;
+                text.push('\n');
             }
+            write_stdout(&text)
         }
-        out.flush()?;
-        Ok(())
     }
 
     /// Raw bytes to stdout (a rendered script, a report): the result itself.
     pub fn raw(&self, text: &str) -> Result<()> {
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
-        Ok(())
+        write_stdout(text)
     }
 
     /// The top-level error: a `failover.error/v1` document under `--json`, else the chain on stderr.
@@ -94,14 +103,25 @@ impl Printer {
             for cause in causes {
                 text.push_str(&format!("\n  caused by: {cause}"));
             }
-            let _ = writeln!(std::io::stderr(), "{text}");
+            let _ = writeln!(std::io::stderr(), "{}", self.for_stderr(text));
+        }
+    }
+
+    /// After Ctrl-C: the shell's prompt must start on a fresh line, after a word saying why the
+    /// run ended (the terminal may have echoed `^C` mid-line, or a prompt may be half drawn).
+    pub fn interrupted(&self) {
+        let word = self.for_stderr(self.paint("interrupted", Paint::Yellow));
+        if self.stderr_tty {
+            let _ = write!(std::io::stderr(), "\n{word}\n");
+        } else {
+            let _ = writeln!(std::io::stderr(), "{word}");
         }
     }
 
     /// A line on stderr for the person watching (hidden under `-q`; shown under `--json`).
     pub fn info(&self, msg: impl AsRef<str>) {
         if self.verbosity != Verbosity::Quiet && !self.json {
-            let _ = writeln!(std::io::stderr(), "{}", msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", self.for_stderr(msg.as_ref()));
         }
     }
 
@@ -111,7 +131,7 @@ impl Printer {
             let _ = writeln!(
                 std::io::stderr(),
                 "{}",
-                self.paint(msg.as_ref(), Paint::Dim)
+                self.for_stderr(self.paint(msg.as_ref(), Paint::Dim))
             );
         }
     }
@@ -119,12 +139,8 @@ impl Printer {
     /// A warning on stderr; always shown except under `-q`.
     pub fn warn(&self, msg: impl AsRef<str>) {
         if self.verbosity != Verbosity::Quiet {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{} {}",
-                self.paint("warning:", Paint::Yellow),
-                msg.as_ref()
-            );
+            let line = format!("{} {}", self.paint("warning:", Paint::Yellow), msg.as_ref());
+            let _ = writeln!(std::io::stderr(), "{}", self.for_stderr(line));
         }
     }
 
@@ -164,14 +180,35 @@ impl Printer {
             ))
             .into());
         }
-        let mut input = dialoguer::Input::<String>::new().with_prompt(prompt);
+        let mut input = dialoguer::Input::<String>::new()
+            .with_prompt(prompt)
+            .report(false);
         if let Some(d) = default {
             input = input.default(d.to_owned());
         }
-        input
+        let answer = input
             .validate_with(|s: &String| validate(s))
             .interact_text()
-            .map_err(prompt_error)
+            .map_err(prompt_error)?;
+        // dialoguer clears only the row the cursor is on when the answer is entered, so a
+        // prompt and answer wider than the terminal would leave their first rows behind and
+        // the prompt would show twice. Those rows are cleared here, then the answer is shown.
+        let term = console::Term::stderr();
+        let typed = if Some(answer.as_str()) == default {
+            ""
+        } else {
+            answer.as_str()
+        };
+        let shown = match default {
+            Some(d) => format!("{prompt} [{d}]: {typed}"),
+            None => format!("{prompt}: {typed}"),
+        };
+        let rows = rows_taken(console::measure_text_width(&shown), term.size().1 as usize);
+        if rows > 1 {
+            let _ = term.clear_last_lines(rows - 1);
+        }
+        let _ = term.write_line(&format!("{prompt}: {answer}"));
+        Ok(answer)
     }
 
     /// Pick one of several items (interactive only).
@@ -234,8 +271,32 @@ impl Printer {
         }
     }
 
+    /// Text as it may go to stdout: our own escape codes removed when stdout gets no colour.
+    /// (Remote text never carries live escapes: `sanitize` shows them escaped.)
+    pub fn for_stdout(&self, text: impl AsRef<str>) -> String {
+        strip_unless(self.color.stdout, text.as_ref())
+    }
+
+    /// Text as it may go to stderr.
+    pub fn for_stderr(&self, text: impl AsRef<str>) -> String {
+        strip_unless(self.color.stderr, text.as_ref())
+    }
+
+    /// The width of the terminal on stderr, when it is one: lines for it are wrapped to it.
+    pub fn stderr_cols(&self) -> Option<usize> {
+        self.stderr_tty
+            .then(|| console::Term::stderr().size().1 as usize)
+    }
+
+    /// The width of the terminal on stdout, when the human result goes to one.
+    pub fn stdout_cols(&self) -> Option<usize> {
+        (self.stdout_tty && !self.json).then(|| console::Term::stdout().size().1 as usize)
+    }
+
+    /// Colours `text` when either stream takes colour; each write strips what its stream
+    /// does not take.
     pub fn paint(&self, text: &str, paint: Paint) -> String {
-        if !self.color {
+        if !self.color.stdout && !self.color.stderr {
             return text.to_owned();
         }
         let style = console::Style::new().force_styling(true);
@@ -248,6 +309,64 @@ impl Printer {
             Paint::Cyan => style.cyan(),
         };
         style.apply_to(text).to_string()
+    }
+}
+
+/// Each line of `text` wrapped at word boundaries to a terminal `cols` wide (unchanged when
+/// there is no terminal): a line keeps its own leading indentation, and its continuation lines
+/// start with `indent`, so a story or an evidence line stays in its column, gutter included.
+pub fn wrap(text: &str, indent: &str, cols: Option<usize>) -> String {
+    let Some(cols) = cols.filter(|c| *c > console::measure_text_width(indent) + 20) else {
+        return text.to_owned();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for line in text.split('\n') {
+        if console::measure_text_width(line) <= cols {
+            out.push(line.to_owned());
+            continue;
+        }
+        let body = line.trim_start_matches(' ');
+        let lead = &line[..line.len() - body.len()];
+        let options = textwrap::Options::new(cols)
+            .initial_indent(lead)
+            .subsequent_indent(indent)
+            // Host names and URLs are not split at their hyphens; only a word wider than the
+            // whole line is broken.
+            .word_splitter(textwrap::WordSplitter::NoHyphenation)
+            .break_words(true);
+        out.extend(
+            textwrap::wrap(body, options)
+                .into_iter()
+                .map(|l| l.into_owned()),
+        );
+    }
+    out.join("\n")
+}
+
+/// How many terminal rows a line of `width` columns takes on a terminal `cols` wide.
+fn rows_taken(width: usize, cols: usize) -> usize {
+    if cols == 0 {
+        1
+    } else {
+        width.div_ceil(cols).max(1)
+    }
+}
+
+/// Writes the result to stdout. A closed stdout (the reader exited) ends the output quietly;
+/// any other failure to write is an error.
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn strip_unless(keep: bool, text: &str) -> String {
+    if keep {
+        text.to_owned()
+    } else {
+        console::strip_ansi_codes(text).into_owned()
     }
 }
 
@@ -351,5 +470,28 @@ mod tests {
         assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
         p.yes = false;
         assert_eq!(p.step_key("e: evidence").unwrap(), StepKey::Next);
+    }
+
+    #[test]
+    fn long_lines_wrap_with_their_gutter() {
+        let line = "      │ one two three four five six seven eight nine ten";
+        assert_eq!(wrap(line, "      │   ", None), line);
+        assert_eq!(wrap(line, "      │   ", Some(200)), line);
+        assert_eq!(
+            wrap(line, "      │   ", Some(33)),
+            "      │ one two three four five\n      │   six seven eight nine\n      │   ten"
+        );
+        assert_eq!(
+            wrap("short\n  a b c d e f g h i j k l m n o p", "    ", Some(25)),
+            "short\n  a b c d e f g h i j k l\n    m n o p"
+        );
+    }
+
+    #[test]
+    fn wrapped_rows() {
+        assert_eq!(rows_taken(0, 80), 1);
+        assert_eq!(rows_taken(80, 80), 1);
+        assert_eq!(rows_taken(81, 80), 2);
+        assert_eq!(rows_taken(200, 0), 1);
     }
 }

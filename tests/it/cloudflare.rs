@@ -23,12 +23,12 @@ const SCRIPT: &str = "failover-api-example-com";
 const TARGET: &str = "target.platform.test";
 
 /// A sandbox API, an edge and an origin on loopback, a config pointing at them.
-struct World {
+pub(crate) struct World {
     rt: tokio::runtime::Runtime,
-    cf: Arc<CloudflareSandbox>,
+    pub(crate) cf: Arc<CloudflareSandbox>,
     /// The platform's DNS, where its target resolves.
     _dns: DnsServer,
-    dir: Scratch,
+    pub(crate) dir: Scratch,
     edge_port: u16,
     zone: String,
     record: String,
@@ -78,7 +78,7 @@ async fn serve(app: axum::Router) -> u16 {
 impl World {
     /// `proxied`: the host's record starts proxied (orange) or DNS only (grey).
     /// `origin_up`: whether the platform's origin answers.
-    fn new(proxied: bool, origin_up: bool) -> World {
+    pub(crate) fn new(proxied: bool, origin_up: bool) -> World {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -134,7 +134,7 @@ impl World {
         }
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Command {
         self.cmd_in(self.dir.path(), args)
     }
 
@@ -208,7 +208,7 @@ impl World {
     }
 
     #[track_caller]
-    fn expect(&mut self, args: &[&str], code: i32) -> Run {
+    pub(crate) fn expect(&mut self, args: &[&str], code: i32) -> Run {
         let dir = self.dir.path().to_owned();
         self.expect_in(&dir, args, code)
     }

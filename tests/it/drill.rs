@@ -13,10 +13,14 @@ use crate::support::{failover, run, workerd_binary, Run, Scratch};
 
 /// Runs `failover ARGS` in `dir` with its own TMPDIR (so every temp dir of the drill's world,
 /// workerd's included, is under it) and the given workerd.
+/// The drill as a GitHub Actions step would run it: its step summary goes to
+/// `step-summary.md` in its directory.
 fn drill(dir: &Scratch, tmp: &Path, workerd: &Path, args: &[&str]) -> Run {
     run(failover(dir.path())
         .env("TMPDIR", tmp)
         .env("FAILOVER_WORKERD", workerd)
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", dir.path().join("step-summary.md"))
         .args(args))
 }
 
@@ -94,6 +98,12 @@ fn drill_plays_the_incident_and_leaves_a_report_and_nothing_running() {
     let doc = out.json();
     assert_eq!(doc["schema"], "failover.drill/v1");
     assert_eq!(doc["ok"], true);
+    // One summary for the step, the drill's: the commands it plays publish nothing of their own.
+    let summary = std::fs::read_to_string(dir.path().join("step-summary.md")).unwrap();
+    assert_eq!(summary.matches("### ").count(), 1, "{summary}");
+    assert!(summary.contains("### ✓ failover drill"), "{summary}");
+    assert!(summary.contains("Time to mitigation:"), "{summary}");
+    assert!(!out.stderr.contains("::error"), "{}", out.stderr);
     let names: Vec<&str> = doc["stages"]
         .as_array()
         .unwrap()

@@ -144,6 +144,72 @@ fn init_json_document() {
     assert!(dir.dns.queries() > 0, "init did not look for the CNAME");
 }
 
+/// Everything a terminal would ask, as flags: health and WebSocket paths, comparison
+/// environments; a bad value is exit 2 before anything is written.
+#[test]
+fn init_takes_paths_and_comparisons_as_flags() {
+    let dir = Here::new();
+    let base = [
+        "--public-url",
+        "https://api.example.com",
+        "--origin",
+        "https://a.herokuapp.com",
+    ];
+    for (bad, needle) in [
+        (
+            &["--health-path", "health"][..],
+            "--health-path: \"health\" is not a path",
+        ),
+        (
+            &["--websocket-path", "cable"],
+            "--websocket-path: \"cable\" is not a path",
+        ),
+        (
+            &["--compare", "staging-eu"],
+            "--compare: \"staging-eu\": expected NAME=URL",
+        ),
+        (
+            &["--compare", "eu=nope"],
+            "--compare: \"nope\" is not a URL",
+        ),
+        (
+            &["--compare", "eu=https://eu.example.com,zone=x"],
+            "is not origin=URL or region=R",
+        ),
+    ] {
+        let args: Vec<&str> = base.iter().chain(bad).copied().collect();
+        check(&dir, &args, 2, needle);
+        assert!(
+            !dir.path().join("failover.toml").exists(),
+            "{bad:?} wrote a file"
+        );
+    }
+    let args: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain([
+            "--health-path",
+            "/health",
+            "--websocket-path",
+            "/cable",
+            "--compare",
+            "staging-eu=https://staging-api.example.com,origin=https://s.herokuapp.com,region=eu",
+            "--compare",
+            "us=https://us-api.example.com",
+        ])
+        .collect();
+    check(&dir, &args, 0, "next: failover diagnose");
+    let file = std::fs::read_to_string(dir.path().join("failover.toml")).unwrap();
+    for line in [
+        "health_path = \"/health\"",
+        "websocket_path = \"/cable\"",
+        "name = \"staging-eu\"\npublic_url = \"https://staging-api.example.com\"\norigin = \"https://s.herokuapp.com\"\nregion = \"eu\"",
+        "name = \"us\"\npublic_url = \"https://us-api.example.com\"",
+    ] {
+        assert!(file.contains(line), "lacks {line:?}:\n{file}");
+    }
+}
+
 /// Each platform's runbook from the public host's CNAME and the origin's shape, with what the
 /// runbook brings into the file: its status page and, commented, the header its direct URL may
 /// need. From the CNAME alone (an origin of no known platform), the target's shape decides.

@@ -448,10 +448,18 @@ fn init_interactive_in_a_terminal() {
     // The answer is checked on the spot and asked again.
     screen.wait_for("is not a URL");
     screen.line(&world.origin_url());
+    screen.wait_for("Health check path");
+    screen.line("health");
+    screen.wait_for("is not a path starting with");
+    screen.line("/health");
+    screen.wait_for("WebSocket path");
+    screen.line("/cable");
     screen.wait_for("Add a comparison environment");
     screen.keys("y");
     screen.wait_for("Its name");
     screen.line("");
+    screen.wait_for("Its public URL");
+    screen.line("https://staging-api.example.com");
     screen.wait_for("Its direct origin URL");
     screen.line("https://myapp-staging.herokuapp.com");
     screen.wait_for("Its region");
@@ -468,6 +476,9 @@ fn init_interactive_in_a_terminal() {
     for line in [
         &format!("public_url = \"{}\"", world.public_url()),
         &format!("origin = [\"{}\"]", world.origin_url()),
+        "health_path = \"/health\"",
+        "websocket_path = \"/cable\"",
+        "public_url = \"https://staging-api.example.com\"",
         &format!("dns_target = \"{TARGET}\""),
         "runbook = \"heroku-dns-target\"",
         "name = \"staging-eu\"",
@@ -478,6 +489,58 @@ fn init_interactive_in_a_terminal() {
     ] {
         assert!(file.contains(line), "lacks {line:?}:\n{file}");
     }
+}
+
+/// A terminal emulator, 80 columns wide, to see the screen as a person would.
+fn eighty_columns() -> vt100::Parser {
+    let rows = std::num::NonZeroU16::new(200).unwrap();
+    let cols = std::num::NonZeroU16::new(80).unwrap();
+    vt100::Parser::new(rows, cols, 0)
+}
+
+/// An answer wider than the terminal wraps; once entered, the screen (as an 80-column
+/// terminal draws it) shows the prompt once, with the whole answer.
+#[test]
+fn init_prompt_that_wraps_shows_once() {
+    let world = World::new();
+    let long = format!(
+        "http://a-very-long-public-host-name-for-the-wrapping-check.example.test:{}",
+        world.edge.port()
+    );
+    let mut screen = Screen::spawn_with(
+        on_terminal(failover(world.dir.path()).args(["init", "--resolver", &world.resolver()])),
+        false,
+    );
+    screen.wait_for("Public URL users hit");
+    screen.line(&long);
+    screen.wait_for("Direct origin URL");
+    screen.line(&world.origin_url());
+    screen.wait_for("Health check path");
+    screen.line("");
+    screen.wait_for("WebSocket path");
+    screen.line("");
+    screen.wait_for("Add a comparison environment");
+    screen.keys("n");
+    screen.wait_for("Cloudflare zone");
+    screen.line("");
+    screen.wait_for("Cloudflare account id");
+    screen.line("");
+    screen.wait_for("next: failover diagnose");
+    let (code, raw) = screen.exit();
+    assert_eq!(code, 0, "{raw}");
+    let mut terminal = eighty_columns();
+    terminal.process(raw.as_bytes());
+    let drawn = terminal.screen().contents();
+    assert_eq!(
+        drawn.matches("Public URL users hit").count(),
+        1,
+        "the prompt shows twice:\n{drawn}"
+    );
+    let joined = drawn.replace('\n', "");
+    assert!(
+        joined.contains(&format!("Public URL users hit: {long}")),
+        "{drawn}"
+    );
 }
 
 /// The verdict first, then the walk-through when asked for (`w`): step titles and whys, a
@@ -498,10 +561,9 @@ fn diagnose_walk_through_in_a_terminal() {
     screen.wait_for("The custom domain must CNAME to the platform's DNS target");
     screen.wait_for("e: evidence");
     screen.keys("e");
-    screen.wait_for(&format!(
-        "dns.public {PUBLIC} @{}: CNAME {TARGET}",
-        world.resolver()
-    ));
+    // The evidence line wraps to the terminal's width, so the target may start a new line.
+    screen.wait_for(&format!("dns.public {PUBLIC} @{}: CNAME", world.resolver()));
+    screen.wait_for(TARGET);
     screen.wait_for("e: evidence");
     screen.keys("\r");
     screen.wait_for("[2/7] Resolve the Heroku DNS target on every resolver");
@@ -557,6 +619,16 @@ fn diagnose_walk_through_ctrl_c_exits_130() {
         after.contains("\x1b[?25h"),
         "cursor not shown again: {after:?}"
     );
+    // The shell's prompt will start on a fresh line, below a word saying what happened.
+    let mut terminal = eighty_columns();
+    terminal.process(shown.as_bytes());
+    assert_eq!(terminal.screen().cursor_position().1, 0, "{shown:?}");
+    let drawn = terminal.screen().contents();
+    assert_eq!(
+        drawn.trim_end().lines().last(),
+        Some("interrupted"),
+        "{drawn}"
+    );
 
     // And at the offer to deploy, after the verdict (the walk-through declined with Enter).
     let world = world.outage();
@@ -568,6 +640,7 @@ fn diagnose_walk_through_ctrl_c_exits_130() {
     let (code, shown) = screen.exit();
     assert_eq!(code, 130, "{shown}");
     assert!(!shown.contains("When you are ready"), "{shown}");
+    assert!(shown.trim_end().ends_with("interrupted"), "{shown}");
     assert!(!shown.contains("[1/7]"), "{shown}");
 }
 

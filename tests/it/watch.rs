@@ -484,12 +484,17 @@ fn once_exits_with_the_verdict() {
         (Some("failover.watch-event/v1"), Some("healthy"), Some(1))
     );
     sb.world.break_target();
-    let broken = crate::support::run(&mut binary(&sb, &base, &["--once"]));
+    let summary = sb.state.path().join("step-summary.md");
+    let broken =
+        crate::support::run(binary(&sb, &base, &["--once"]).env("GITHUB_STEP_SUMMARY", &summary));
     broken.expect(
         "broken",
         3,
         &["cycle 1: dns_target_failure -> deploy-proxy"],
     );
+    // A scheduled `--once` reports its cycle to the CI step, as diagnose does.
+    let written = std::fs::read_to_string(&summary).expect("a step summary");
+    assert!(written.contains("`dns_target_failure`"), "{written}");
 
     let mut text = std::fs::read_to_string(&sb.world.config).unwrap();
     text.push_str("\n[[notify]]\nkind = \"slack\"\nurl_env = \"FAILOVER_TEST_UNSET_SLACK\"\n");
