@@ -18,6 +18,7 @@ The incident, in four commands:
   failover status          is the proxy live, and is the platform healthy yet?
   failover rollback        remove the proxy once the platform path works again
 
+Unattended:                failover watch --auto   (detect, alert, deploy and roll back)
 Try it with no account:    failover drill
 
 Exit codes: 0 ok/healthy, 1 runtime failure, 2 usage or config error (nothing sent),
@@ -141,6 +142,21 @@ runs the real commands: diagnose, deploy-proxy, verify, recover, rollback.
 workerd comes from FAILOVER_WORKERD, PATH, or is installed once into the user cache with npm.")]
     Drill(DrillArgs),
 
+    /// Diagnose every interval; print, journal and notify each change; with --auto, act on it
+    #[command(after_long_help = "\
+Runs the diagnosis every --interval (default [watch].interval, else 30s) until SIGINT or
+SIGTERM, and prints each change of verdict (JSON lines with --json). With --auto it deploys
+the emergency proxy after [watch].deploy_after cycles in a row whose action is deploy-proxy
+(default 3), and rolls it back after [watch].rollback_after cycles in a row with the platform
+path healthy behind it (default 5). It never acts on inconclusive or origin_down. A change in
+flight completes before the watch exits (0). [[notify]] entries get each change and action.
+
+Examples:
+  failover watch --auto --metrics 127.0.0.1:9184
+  failover watch --once           one cycle; exit 0 when healthy, 3 otherwise (scheduled CI)
+  failover watch --json | jq -c 'select(.acted)'")]
+    Watch(WatchArgs),
+
     /// The incident timeline from the journal, for the postmortem (Markdown or JSON)
     #[command(after_long_help = "\
 Reads .failover/journal.jsonl (or --state-dir) and renders the latest incident: milestones,
@@ -197,6 +213,8 @@ impl Command {
             Command::Rollback(_) => Some("rollback"),
             Command::Status(_) => Some("status"),
             Command::Drill(_) => Some("drill"),
+            // A scheduled `watch --once` is a CI step; a long-running watch is not.
+            Command::Watch(a) if a.once => Some("watch"),
             _ => None,
         }
     }
@@ -329,8 +347,58 @@ pub struct DrillArgs {
 
     /// Play the incident with the standby proxy armed beforehand and requests flowing through
     /// the break and the recovery; report how many failed and when the path switched
-    #[arg(long)]
+    #[arg(long, conflicts_with = "watch")]
     pub standby: bool,
+
+    /// Let `watch --auto` detect, deploy and roll back instead of the engineer
+    #[arg(long)]
+    pub watch: bool,
+
+    /// The watch's interval in the drill (with --watch)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval, requires = "watch")]
+    pub interval: std::time::Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub probe: ProbeArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// Time between the starts of two cycles, e.g. 30s, 1m, 500ms [default: [watch].interval, else 30s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub interval: Option<std::time::Duration>,
+
+    /// One cycle, then exit with its verdict's code (0 healthy, 3 otherwise)
+    #[arg(long)]
+    pub once: bool,
+
+    /// Deploy and roll back on its own (consent, like --yes), after [watch] deploy_after /
+    /// rollback_after cycles in a row
+    #[arg(long)]
+    pub auto: bool,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9184
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Use this runbook (a name, or a path to a runbook file)
+    #[arg(long, value_name = "NAME|PATH")]
+    pub runbook: Option<String>,
+}
+
+/// A watch interval: "30s", "1m", "500ms" (at least 1 ms, at most a day). The config file's
+/// `[watch].interval` is read with the same rule.
+pub fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let shown: String = s.chars().filter(|c| !c.is_control()).take(100).collect();
+    let d = humantime::parse_duration(s.trim()).map_err(|e| {
+        format!("{shown:?} is not a duration ({e}); write it as \"30s\", \"1m\" or \"500ms\"")
+    })?;
+    if d < std::time::Duration::from_millis(1) || d > std::time::Duration::from_secs(86_400) {
+        return Err(format!("{shown:?} must be between 1ms and 24h"));
+    }
+    Ok(d)
 }
 
 #[derive(Debug, Args)]

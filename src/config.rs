@@ -107,6 +107,10 @@ pub struct FileConfig {
     #[serde(default)]
     pub cloudflare: FileCloudflare,
     #[serde(default)]
+    pub watch: FileWatch,
+    #[serde(default)]
+    pub notify: Vec<Spanned<FileNotify>>,
+    #[serde(default)]
     pub proxy: FileProxy,
 }
 
@@ -167,6 +171,23 @@ pub struct FileProxy {
 pub struct FileCloudflare {
     pub account_id: Option<Spanned<String>>,
     pub zone: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileWatch {
+    pub interval: Option<Spanned<String>>,
+    pub deploy_after: Option<Spanned<i64>>,
+    pub rollback_after: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileNotify {
+    pub kind: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    pub url_env: Option<Spanned<String>>,
+    pub routing_key_env: Option<Spanned<String>>,
 }
 
 /// A parsed file and the text it came from, so later errors can still name a line.
@@ -282,6 +303,8 @@ pub struct Settings {
     pub compare: Vec<Compare>,
     pub status_pages: Vec<StatusPage>,
     pub cloudflare: CloudflareSettings,
+    pub watch: WatchSettings,
+    pub notify: Vec<NotifySpec>,
     pub proxy: ProxySettings,
 }
 
@@ -432,6 +455,24 @@ pub struct StatusPage {
     pub url: Url,
 }
 
+/// `[watch]`: how often the watch diagnoses and how many cycles in a row it waits before acting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchSettings {
+    pub interval: Duration,
+    pub deploy_after: u32,
+    pub rollback_after: u32,
+}
+
+impl Default for WatchSettings {
+    fn default() -> Self {
+        WatchSettings {
+            interval: Duration::from_secs(30),
+            deploy_after: 3,
+            rollback_after: 5,
+        }
+    }
+}
+
 /// The Worker's bounded waits (`[proxy]`). Always `attempt_timeout <= timeout`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxySettings {
@@ -454,6 +495,108 @@ impl Default for ProxySettings {
     }
 }
 
+/// The systems a `[[notify]]` entry can reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyKind {
+    Webhook,
+    Slack,
+    Pagerduty,
+}
+
+impl NotifyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyKind::Webhook => "webhook",
+            NotifyKind::Slack => "slack",
+            NotifyKind::Pagerduty => "pagerduty",
+        }
+    }
+}
+
+/// Where a notifier's URL comes from. A URL written in the file is still treated as a secret
+/// (a Slack or webhook URL usually is one): it never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub enum UrlSource {
+    File(Url),
+    Env(String),
+    /// PagerDuty's Events API v2, when no URL is given.
+    Default,
+}
+
+impl fmt::Debug for UrlSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlSource::File(_) => f.write_str("File(<redacted>)"),
+            UrlSource::Env(name) => write!(f, "Env({name})"),
+            UrlSource::Default => f.write_str("Default"),
+        }
+    }
+}
+
+/// One `[[notify]]` entry as validated from the file; its secrets are read from the
+/// environment only when the watch starts ([`NotifySpec::secrets`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySpec {
+    pub kind: NotifyKind,
+    pub url: UrlSource,
+    pub routing_key_env: Option<String>,
+    /// `notify[0]`: how messages name it (never by its URL).
+    pub key: String,
+    source_name: String,
+    line: Option<usize>,
+}
+
+/// The secrets of a notifier, read from the environment: they cannot print.
+#[derive(Clone)]
+pub struct NotifySecrets {
+    pub url: Url,
+    pub routing_key: Option<ApiToken>,
+}
+
+/// PagerDuty's Events API v2 endpoint.
+pub const PAGERDUTY_EVENTS_URL: &str = "https://events.pagerduty.com/v2/enqueue";
+
+impl NotifySpec {
+    /// Reads the entry's secrets through `var` (the environment); a variable that is unset,
+    /// empty or not a URL is a configuration error naming the file, line and key.
+    pub fn secrets(
+        &self,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<NotifySecrets, ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            source_name: self.source_name.clone(),
+            line: self.line,
+            key: format!("{}.{key}", self.key),
+            message,
+        };
+        let read = |name: &str, key: &str| {
+            var(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| err(key, format!("the environment variable {name} is unset or empty; export it before starting the watch")))
+        };
+        let url = match &self.url {
+            UrlSource::File(url) => url.clone(),
+            UrlSource::Default => Url::parse(PAGERDUTY_EVENTS_URL).expect("a valid URL"),
+            UrlSource::Env(name) => {
+                let raw = read(name, "url_env")?;
+                // The value is a secret: the message names the variable, never its text.
+                parse_url(raw.trim()).map_err(|_| {
+                    err(
+                        "url_env",
+                        format!("{name} does not hold an http(s) URL with a host"),
+                    )
+                })?
+            }
+        };
+        let routing_key = match &self.routing_key_env {
+            Some(name) => {
+                Some(ApiToken::new(&read(name, "routing_key_env")?).expect("checked non-empty"))
+            }
+            None => None,
+        };
+        Ok(NotifySecrets { url, routing_key })
+    }
+}
 pub const DEFAULT_PROXY_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_PROXY_ATTEMPT_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_PROXY_COOLDOWN_MS: u64 = 30_000;
@@ -745,6 +888,14 @@ impl Settings {
             raw.cloudflare.zone.as_ref().map(|v| v.get_ref().clone()),
         )?;
 
+        let watch = resolve_watch(file)?;
+        let notify = raw
+            .notify
+            .iter()
+            .enumerate()
+            .map(|(i, n)| resolve_notify(file, i, n))
+            .collect::<Result<Vec<_>, _>>()?;
+
         Ok(Settings {
             config_path: Some(file.path.clone()),
             service: Service {
@@ -762,9 +913,140 @@ impl Settings {
             compare,
             status_pages,
             cloudflare,
+            watch,
+            notify,
             proxy,
         })
     }
+}
+
+/// `[watch]`: an interval such as "30s" or "500ms", and counts of cycles from 1 to 1000.
+fn resolve_watch(file: &LoadedFile) -> Result<WatchSettings, ConfigError> {
+    let raw = &file.raw.watch;
+    let mut watch = WatchSettings::default();
+    if let Some(v) = &raw.interval {
+        watch.interval = crate::cli::parse_interval(v.get_ref())
+            .map_err(|m| file.err(Some(v.span()), "watch.interval", m))?;
+    }
+    let count = |v: &Option<Spanned<i64>>, key: &str, default: u32| match v {
+        Some(n) if (1..=1000).contains(n.get_ref()) => Ok(*n.get_ref() as u32),
+        Some(n) => Err(file.err(
+            Some(n.span()),
+            key,
+            "must be a count of cycles between 1 and 1000",
+        )),
+        None => Ok(default),
+    };
+    watch.deploy_after = count(&raw.deploy_after, "watch.deploy_after", watch.deploy_after)?;
+    watch.rollback_after = count(
+        &raw.rollback_after,
+        "watch.rollback_after",
+        watch.rollback_after,
+    )?;
+    Ok(watch)
+}
+
+/// One `[[notify]]` entry: a known kind, a URL from the file or the environment (PagerDuty's
+/// own by default), and for PagerDuty the variable holding the routing key.
+fn resolve_notify(
+    file: &LoadedFile,
+    index: usize,
+    entry: &Spanned<FileNotify>,
+) -> Result<NotifySpec, ConfigError> {
+    let span = entry.span();
+    let n = entry.get_ref();
+    let key = |k: &str| format!("notify[{index}].{k}");
+    let kind = match &n.kind {
+        Some(k) => match k.get_ref().as_str() {
+            "webhook" => NotifyKind::Webhook,
+            "slack" => NotifyKind::Slack,
+            "pagerduty" => NotifyKind::Pagerduty,
+            other => {
+                return Err(file.err(
+                    Some(k.span()),
+                    &key("kind"),
+                    format!(
+                        "{:?} is not a notifier: use \"webhook\", \"slack\" or \"pagerduty\"",
+                        crate::text::sanitize(other)
+                    ),
+                ))
+            }
+        },
+        None => {
+            return Err(file.err(
+                Some(span),
+                &key("kind"),
+                "missing; \"webhook\", \"slack\" or \"pagerduty\"",
+            ))
+        }
+    };
+    let env_name = |v: &Spanned<String>, k: &str| {
+        let name = v.get_ref();
+        let ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if ok {
+            Ok(name.clone())
+        } else {
+            Err(file.err(
+                Some(v.span()),
+                &key(k),
+                "must name an environment variable (letters, digits and _)",
+            ))
+        }
+    };
+    let url = match (&n.url, &n.url_env) {
+        (Some(u), Some(_)) => {
+            return Err(file.err(Some(u.span()), &key("url"), "give url or url_env, not both"))
+        }
+        (Some(u), None) => UrlSource::File(
+            // A URL may hold a secret: the message does not repeat it.
+            parse_url(u.get_ref()).map_err(|_| {
+                file.err(
+                    Some(u.span()),
+                    &key("url"),
+                    "is not an http(s) URL with a host",
+                )
+            })?,
+        ),
+        (None, Some(e)) => UrlSource::Env(env_name(e, "url_env")?),
+        (None, None) if kind == NotifyKind::Pagerduty => UrlSource::Default,
+        (None, None) => {
+            return Err(file.err(
+                Some(span),
+                &key("url_env"),
+                "missing; name the environment variable that holds the URL (or give url)",
+            ))
+        }
+    };
+    let routing_key_env = match (&n.routing_key_env, kind) {
+        (Some(r), NotifyKind::Pagerduty) => Some(env_name(r, "routing_key_env")?),
+        (None, NotifyKind::Pagerduty) => {
+            return Err(file.err(
+                Some(span),
+                &key("routing_key_env"),
+                "missing; name the environment variable that holds the PagerDuty routing key",
+            ))
+        }
+        (Some(r), _) => {
+            return Err(file.err(
+                Some(r.span()),
+                &key("routing_key_env"),
+                "only a pagerduty notifier takes a routing key",
+            ))
+        }
+        (None, _) => None,
+    };
+    Ok(NotifySpec {
+        kind,
+        url,
+        routing_key_env,
+        key: format!("notify[{index}]"),
+        source_name: file.path.display().to_string(),
+        line: Some(line_of(&file.text, span.start)),
+    })
 }
 
 /// The Cloudflare part of the settings: flag > env > file, and the token never from the file.
@@ -989,6 +1271,131 @@ mod tests {
             .collect();
         assert_eq!(headers, [("X-Azure-FDID", "4c1b9d21"), ("x-extra", "a b")]);
         assert!(load(GOOD).unwrap().service.origin_headers.is_empty());
+    }
+
+    #[test]
+    fn watch_and_notify_are_validated() {
+        let s = load(GOOD).unwrap();
+        assert_eq!(s.watch, WatchSettings::default());
+        assert!(s.notify.is_empty());
+        let s = load(&format!(
+            "{GOOD}[watch]\ninterval = \"5s\"\ndeploy_after = 2\nrollback_after = 7\n\
+             [[notify]]\nkind = \"slack\"\nurl_env = \"SLACK_URL\"\n\
+             [[notify]]\nkind = \"pagerduty\"\nrouting_key_env = \"PD_KEY\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            s.watch,
+            WatchSettings {
+                interval: Duration::from_secs(5),
+                deploy_after: 2,
+                rollback_after: 7
+            }
+        );
+        assert_eq!(s.notify[0].url, UrlSource::Env("SLACK_URL".into()));
+        assert_eq!(s.notify[1].url, UrlSource::Default);
+        check_err(
+            &format!("{GOOD}[watch]\ninterval = \"soon\"\n"),
+            5,
+            "watch.interval",
+            "not a duration",
+        );
+        check_err(
+            &format!("{GOOD}[watch]\ninterval = \"0s\"\n"),
+            5,
+            "watch.interval",
+            "between",
+        );
+        check_err(
+            &format!("{GOOD}[watch]\ndeploy_after = 0\n"),
+            5,
+            "watch.deploy_after",
+            "between 1 and 1000",
+        );
+        check_err(
+            &format!("{GOOD}[watch]\nevery = 3\n"),
+            5,
+            "every",
+            "unknown field",
+        );
+        check_err(
+            &format!("{GOOD}[[notify]]\nkind = \"email\"\nurl = \"https://x.test\"\n"),
+            5,
+            "notify[0].kind",
+            "not a notifier",
+        );
+        check_err(
+            &format!("{GOOD}[[notify]]\nkind = \"slack\"\n"),
+            4,
+            "notify[0].url_env",
+            "missing",
+        );
+        check_err(
+            &format!(
+                "{GOOD}[[notify]]\nkind = \"webhook\"\nurl = \"https://x.test\"\nurl_env = \"X\"\n"
+            ),
+            6,
+            "notify[0].url",
+            "not both",
+        );
+        check_err(
+            &format!("{GOOD}[[notify]]\nkind = \"pagerduty\"\n"),
+            4,
+            "notify[0].routing_key_env",
+            "routing key",
+        );
+        check_err(
+            &format!("{GOOD}[[notify]]\nkind = \"slack\"\nurl_env = \"1BAD\"\n"),
+            6,
+            "notify[0].url_env",
+            "environment variable",
+        );
+        check_err(
+            &format!("{GOOD}[[notify]]\nkind = \"webhook\"\nurl = \"ftp://secret-hook\"\n"),
+            6,
+            "notify[0].url",
+            "http(s)",
+        );
+        // A URL in the file may be a secret: the error does not repeat it.
+        let e = load(&format!(
+            "{GOOD}[[notify]]\nkind = \"webhook\"\nurl = \"ftp://secret-hook\"\n"
+        ))
+        .unwrap_err();
+        assert!(!e.to_string().contains("secret-hook"), "{e}");
+    }
+
+    #[test]
+    fn notifier_secrets_come_from_the_environment_and_never_print() {
+        let s = load(&format!(
+            "{GOOD}[[notify]]\nkind = \"pagerduty\"\nrouting_key_env = \"PD_KEY\"\nurl_env = \"PD_URL\"\n"
+        ))
+        .unwrap();
+        let spec = &s.notify[0];
+        let e = spec.secrets(|_| None).err().unwrap();
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (Some(4), "notify[0].url_env"),
+            "{e}"
+        );
+        let e = spec
+            .secrets(|k| (k == "PD_URL").then(|| "not a url with canary-9".to_owned()))
+            .err()
+            .unwrap();
+        assert!(!e.to_string().contains("canary"), "{e}");
+        let got = spec
+            .secrets(|k| match k {
+                "PD_URL" => Some("http://127.0.0.1:9/v2/enqueue".to_owned()),
+                "PD_KEY" => Some("canary-key".to_owned()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(got.url.as_str(), "http://127.0.0.1:9/v2/enqueue");
+        assert!(!format!("{:?} {spec:?}", got.routing_key).contains("canary"));
+        let e = spec
+            .secrets(|k| (k == "PD_URL").then(|| "http://127.0.0.1:9/".to_owned()))
+            .err()
+            .unwrap();
+        assert_eq!(e.key, "notify[0].routing_key_env", "{e}");
     }
 
     #[test]

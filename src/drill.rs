@@ -7,16 +7,18 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{ApiArgs, ProbeArgs};
 use crate::config::{Env, LoadedFile, Settings};
 use crate::diagnose::{Action, Verdict};
 use crate::engine;
+use crate::engine::watch::{Options as WatchOptions, Pace};
 use crate::exit::{Exit, Fatal};
 use crate::report::incident::{human_duration, Incident};
 use crate::runbook::Runbook;
@@ -24,6 +26,7 @@ use crate::sandbox::workerd;
 use crate::sandbox::world::{FeatureCheck, World};
 use crate::state::{now_rfc3339, Journal};
 use crate::ui::{Paint, Printer};
+use crate::watch::{Act, Event, Outcome as WatchOutcome, Policy};
 
 mod standby;
 
@@ -51,6 +54,9 @@ pub struct DrillDoc {
     pub time_to_mitigation_ms: Option<u64>,
     /// The same span in the story (October 2025).
     pub story_time_to_mitigation_ms: u64,
+    /// With `--watch`: how fast `watch --auto` mitigated and rolled back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchTimes>,
     pub report: Option<String>,
     /// `drill --standby`: the requests sent through the incident and when the path switched.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -58,6 +64,20 @@ pub struct DrillDoc {
     pub state_dir: String,
     pub started_at: String,
     pub elapsed_ms: u64,
+}
+
+/// What `drill --watch` measured of `watch --auto`.
+#[derive(Debug, Clone, Serialize)]
+pub struct WatchTimes {
+    pub interval_ms: u64,
+    pub deploy_after: u32,
+    pub rollback_after: u32,
+    /// The DNS target broke -> the watch's proxy deployed and verified through the public URL.
+    pub break_to_verified_ms: Option<u64>,
+    /// What the watch promises for that span: interval × deploy_after + 5 s.
+    pub budget_ms: u64,
+    /// The platform recovered -> the watch's rollback done and verified.
+    pub recovery_to_rollback_ms: Option<u64>,
 }
 
 /// One step of the incident: what was expected and what was seen.
@@ -89,8 +109,9 @@ pub async fn run(
     env: &Env,
     state_dir: &Path,
     binary: PathBuf,
+    watch: Option<Duration>,
 ) -> Result<(DrillDoc, Incident)> {
-    run_story(printer, env, state_dir, binary, false).await
+    run_story(printer, env, state_dir, binary, false, watch).await
 }
 
 /// [`run`], with the standby Worker armed before the incident and requests flowing through it
@@ -101,7 +122,7 @@ pub async fn run_standby(
     state_dir: &Path,
     binary: PathBuf,
 ) -> Result<(DrillDoc, Incident)> {
-    run_story(printer, env, state_dir, binary, true).await
+    run_story(printer, env, state_dir, binary, true, None).await
 }
 
 async fn run_story(
@@ -110,6 +131,7 @@ async fn run_story(
     state_dir: &Path,
     binary: PathBuf,
     standby: bool,
+    watch: Option<Duration>,
 ) -> Result<(DrillDoc, Incident)> {
     let started = Instant::now();
     let started_at = now_rfc3339();
@@ -172,6 +194,8 @@ async fn run_story(
         ttm_ms: None,
         current: ("", None),
         standby: None,
+        watch,
+        watch_times: None,
     };
     drill.intro();
     let played = if standby {
@@ -188,6 +212,7 @@ async fn run_story(
                 Err(e) => format!("error: {e:#}"),
             },
             "time_to_mitigation_ms": drill.ttm_ms,
+            "watch": drill.watch_times,
         }),
     )?;
     let Drill {
@@ -195,6 +220,7 @@ async fn run_story(
         features,
         ttm_ms,
         standby,
+        watch_times,
         ..
     } = drill;
     let public_url = world.public_url();
@@ -216,6 +242,7 @@ async fn run_story(
         features,
         time_to_mitigation_ms: ttm_ms,
         story_time_to_mitigation_ms: STORY_TTM_MS,
+        watch: watch_times,
         report: Some(report_path.display().to_string()),
         standby,
         state_dir: state_dir.display().to_string(),
@@ -283,6 +310,9 @@ struct Drill<'a> {
     current: (&'static str, Option<&'static str>),
     /// What the stream of requests saw (`drill --standby`).
     standby: Option<standby::StandbyReport>,
+    /// `--watch`: the watch's interval; it detects, deploys and rolls back.
+    watch: Option<Duration>,
+    watch_times: Option<WatchTimes>,
 }
 
 /// What a stage observed against what the story expects.
@@ -294,8 +324,9 @@ struct Outcome {
     exit: Option<Exit>,
 }
 
-/// How many stages the story has (for "3/8").
+/// How many stages the story has (for "3/8"), and with `--watch`.
 const STAGES: usize = 8;
+const WATCHED_STAGES: usize = 6;
 
 impl Drill<'_> {
     fn p(&self) -> &Printer {
@@ -344,7 +375,17 @@ impl Drill<'_> {
         let p = self.p();
         let mut text = format!(
             "\n{} {}\n",
-            p.paint(&format!("[{n}/{STAGES}]"), Paint::Cyan),
+            p.paint(
+                &format!(
+                    "[{n}/{}]",
+                    if self.watch.is_some() {
+                        WATCHED_STAGES
+                    } else {
+                        STAGES
+                    }
+                ),
+                Paint::Cyan
+            ),
             p.paint(title, Paint::Bold)
         );
         // The story is prose: it wraps to the terminal, in its column.
@@ -476,6 +517,253 @@ impl Drill<'_> {
         self.record(name, outcome, started)
     }
 
+    /// What users get through the public URL while the proxy serves it; the time to mitigation
+    /// is taken when every check passes.
+    async fn features_stage(&mut self) -> Result<bool> {
+        let started = Instant::now();
+        let features = self.world.exercise().await;
+        let all_ok = features.iter().all(|f| f.ok);
+        self.journal
+            .append("verified", json!({"ok": all_ok, "checks": &features}))?;
+        if all_ok {
+            self.ttm_ms = self.detected.map(|d| d.elapsed().as_millis() as u64);
+        }
+        let p = self.p();
+        let lines: Vec<String> = features
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {:<9} {}",
+                    if f.ok {
+                        p.paint("✓", Paint::Green)
+                    } else {
+                        p.paint("✗", Paint::Red)
+                    },
+                    f.name,
+                    f.detail
+                )
+            })
+            .collect();
+        self.show(&lines.join("\n"));
+        let failed: Vec<&str> = features
+            .iter()
+            .filter(|f| !f.ok)
+            .map(|f| f.name.as_str())
+            .collect();
+        let observed = if all_ok {
+            format!(
+                "REST, redirect, cookie, CORS and WebSocket work through the proxy; mitigated {} after detection",
+                self.ttm_ms.map(human_duration).unwrap_or_default()
+            )
+        } else {
+            format!("failing: {}", failed.join(", "))
+        };
+        self.features = features;
+        self.record(
+            "verify",
+            Outcome {
+                pass: all_ok,
+                expected: "every check passes".to_owned(),
+                observed,
+                diagnosis: None,
+                exit: None,
+            },
+            started,
+        )
+    }
+
+    /// Stages 3 to 6 with `--watch`: `watch --auto` runs in the background against the world
+    /// and does the engineer's work; the drill only breaks and heals the world, waits for the
+    /// watch's changes and checks what users get. `broke` is when the DNS target broke.
+    async fn play_watched(&mut self, interval: Duration, broke: Instant) -> Result<bool> {
+        let settings: &Settings = self.settings;
+        let runbook: &Runbook = self.runbook;
+        let inner = self.inner.clone();
+        let policy = Policy {
+            auto: true,
+            deploy_after: settings.watch.deploy_after,
+            rollback_after: settings.watch.rollback_after,
+        };
+        let budget = interval * policy.deploy_after + Duration::from_secs(5);
+        self.watch_times = Some(WatchTimes {
+            interval_ms: interval.as_millis() as u64,
+            deploy_after: policy.deploy_after,
+            rollback_after: policy.rollback_after,
+            break_to_verified_ms: None,
+            budget_ms: budget.as_millis() as u64,
+            recovery_to_rollback_ms: None,
+        });
+        let journal = Journal::open(self.state_dir, "watch")?;
+        let stop = CancellationToken::new();
+        let (tx, mut events) = tokio::sync::mpsc::unbounded_channel::<Event>();
+        let watching = engine::watch::run(
+            &inner,
+            settings,
+            runbook,
+            &journal,
+            WatchOptions {
+                policy,
+                once: false,
+                notifiers: Vec::new(),
+                metrics: None,
+            },
+            Pace::Every(interval),
+            stop.clone(),
+            move |e: &Event| {
+                let _ = tx.send(e.clone());
+            },
+        );
+        let story = async {
+            let played = self
+                .watched_story(interval, broke, budget, &mut events)
+                .await;
+            stop.cancel();
+            played
+        };
+        let (watched, played) = tokio::join!(watching, story);
+        watched.context("the watch could not run")?;
+        if !played? {
+            return Ok(false);
+        }
+        self.announce(
+            6,
+            "Healthy again",
+            "Back on the normal path, with nothing of the proxy left behind.",
+            Some("failover diagnose"),
+        )?;
+        self.diagnose("healthy_again", (Verdict::Healthy, Action::None))
+            .await
+    }
+
+    async fn watched_story(
+        &mut self,
+        interval: Duration,
+        broke: Instant,
+        budget: Duration,
+        events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    ) -> Result<bool> {
+        let policy = self
+            .watch_times
+            .clone()
+            .expect("set before the story plays");
+        // A bound on each wait, far beyond the promise, so a watch that never acts ends the
+        // drill instead of hanging it.
+        let deploy_wait = budget * 4 + Duration::from_secs(60);
+        let rollback_wait = interval * policy.rollback_after * 4 + Duration::from_secs(60);
+        let command = "failover watch --auto";
+        self.announce(
+            3,
+            "watch --auto takes over",
+            &format!(
+                "No engineer this time: the watch diagnoses every {}, and after {} cycles in a\n\
+                 row that call for the proxy it deploys it and verifies it through the public URL.",
+                humantime::format_duration(interval),
+                policy.deploy_after
+            ),
+            Some(command),
+        )?;
+        let started = Instant::now();
+        let deployed = wait_for(events, Act::DeployProxy, deploy_wait, |e| {
+            if self.detected.is_none() && e.acted.is_none() && e.verdict != "healthy" {
+                self.detected = Some(Instant::now());
+            }
+            self.show(&crate::text::sanitize(&e.line()));
+        })
+        .await;
+        let took = broke.elapsed();
+        if let (Some(t), Some(_)) = (self.watch_times.as_mut(), &deployed) {
+            t.break_to_verified_ms = Some(took.as_millis() as u64);
+        }
+        if !self.record(
+            "watch_deploy",
+            Outcome {
+                pass: deployed.is_some(),
+                expected: format!(
+                    "deploy-proxy ok within {} of the break",
+                    human_duration(budget.as_millis() as u64)
+                ),
+                observed: match &deployed {
+                    Some(e) => format!(
+                        "deploy-proxy ok at cycle {}, {} after the break ({} the promise of {})",
+                        e.cycle,
+                        human_duration(took.as_millis() as u64),
+                        if took <= budget { "within" } else { "OUTSIDE" },
+                        human_duration(budget.as_millis() as u64)
+                    ),
+                    None => format!(
+                        "no verified deploy within {}",
+                        human_duration(deploy_wait.as_millis() as u64)
+                    ),
+                },
+                diagnosis: None,
+                exit: None,
+            },
+            started,
+        )? {
+            return Ok(false);
+        }
+
+        self.announce(
+            4,
+            "What do users get now?",
+            "Through the public URL: a REST call with JSON, a redirect to the app's own host, a\n\
+             cookie scoped to that host, a CORS preflight and a WebSocket echo.",
+            None,
+        )?;
+        if !self.features_stage().await? {
+            return Ok(false);
+        }
+
+        let target = self.world.target.clone();
+        self.announce(
+            5,
+            "The platform recovers; the watch rolls back",
+            &format!(
+                "{target} resolves again. After {} cycles in a row with the platform path\n\
+                 healthy behind the proxy, the watch removes it and verifies the normal path.",
+                policy.rollback_after
+            ),
+            Some(command),
+        )?;
+        let started = Instant::now();
+        self.world.heal_target();
+        self.journal.append(
+            "event",
+            json!({"what": format!("the platform DNS target {target} resolves again (simulated)")}),
+        )?;
+        let rolled_back = wait_for(events, Act::Rollback, rollback_wait, |e| {
+            self.show(&crate::text::sanitize(&e.line()));
+        })
+        .await;
+        let took = started.elapsed();
+        if let (Some(t), Some(_)) = (self.watch_times.as_mut(), &rolled_back) {
+            t.recovery_to_rollback_ms = Some(took.as_millis() as u64);
+        }
+        let running = self.world.edge.runtime_pids().await;
+        self.record(
+            "watch_rollback",
+            Outcome {
+                pass: rolled_back.is_some() && running.is_empty(),
+                expected: "rollback ok, the Worker stopped at the edge".to_owned(),
+                observed: match &rolled_back {
+                    Some(e) => format!(
+                        "rollback ok at cycle {}, {} after the recovery; Workers running at the edge: {}",
+                        e.cycle,
+                        human_duration(took.as_millis() as u64),
+                        running.len()
+                    ),
+                    None => format!(
+                        "no verified rollback within {}",
+                        human_duration(rollback_wait.as_millis() as u64)
+                    ),
+                },
+                diagnosis: None,
+                exit: None,
+            },
+            started,
+        )
+    }
+
     /// The incident, stage by stage; `Ok(false)` stops at the first stage that goes wrong.
     async fn play(&mut self) -> Result<bool> {
         let host = crate::sandbox::world::PUBLIC_HOST;
@@ -534,6 +822,9 @@ impl Drill<'_> {
             started,
         )? {
             return Ok(false);
+        }
+        if let Some(interval) = self.watch {
+            return self.play_watched(interval, started).await;
         }
 
         self.announce(
@@ -598,56 +889,7 @@ impl Drill<'_> {
              cookie scoped to that host, a CORS preflight and a WebSocket echo.",
             None,
         )?;
-        let started = Instant::now();
-        let features = self.world.exercise().await;
-        let all_ok = features.iter().all(|f| f.ok);
-        self.journal
-            .append("verified", json!({"ok": all_ok, "checks": &features}))?;
-        if all_ok {
-            self.ttm_ms = self.detected.map(|d| d.elapsed().as_millis() as u64);
-        }
-        let p = self.p();
-        let lines: Vec<String> = features
-            .iter()
-            .map(|f| {
-                format!(
-                    "{} {:<9} {}",
-                    if f.ok {
-                        p.paint("✓", Paint::Green)
-                    } else {
-                        p.paint("✗", Paint::Red)
-                    },
-                    f.name,
-                    f.detail
-                )
-            })
-            .collect();
-        self.show(&lines.join("\n"));
-        let failed: Vec<&str> = features
-            .iter()
-            .filter(|f| !f.ok)
-            .map(|f| f.name.as_str())
-            .collect();
-        let observed = if all_ok {
-            format!(
-                "REST, redirect, cookie, CORS and WebSocket work through the proxy; mitigated {} after detection",
-                self.ttm_ms.map(human_duration).unwrap_or_default()
-            )
-        } else {
-            format!("failing: {}", failed.join(", "))
-        };
-        self.features = features;
-        if !self.record(
-            "verify",
-            Outcome {
-                pass: all_ok,
-                expected: "every check passes".to_owned(),
-                observed,
-                diagnosis: None,
-                exit: None,
-            },
-            started,
-        )? {
+        if !self.features_stage().await? {
             return Ok(false);
         }
 
@@ -726,6 +968,24 @@ impl Drill<'_> {
     }
 }
 
+/// Waits for the watch's change `act` done and verified; shows every event on the way.
+/// `None` when the watch stopped, or `within` passed, first.
+async fn wait_for(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<Event>,
+    act: Act,
+    within: Duration,
+    mut seen: impl FnMut(&Event),
+) -> Option<Event> {
+    let until = tokio::time::Instant::now() + within;
+    loop {
+        let event = tokio::time::timeout_at(until, events.recv()).await.ok()??;
+        seen(&event);
+        if event.acted == Some(act) && event.result == Some(WatchOutcome::Ok) {
+            return Some(event);
+        }
+    }
+}
+
 fn verdict_name(v: Verdict) -> String {
     serde_json::to_value(v)
         .ok()
@@ -781,6 +1041,20 @@ pub fn summary(p: &Printer, doc: &DrillDoc, incident: &Incident) -> String {
     }
     if let Some(report) = &doc.standby {
         out.push_str(&report.human(p));
+    }
+    if let Some(w) = &doc.watch {
+        let _ = writeln!(
+            out,
+            "{} break -> verified proxy {} (promise: interval × deploy_after + 5 s = {}); recovery -> rollback {}",
+            p.paint("watch --auto:", Paint::Bold),
+            w.break_to_verified_ms
+                .map(human_duration)
+                .unwrap_or_else(|| "not reached".to_owned()),
+            human_duration(w.budget_ms),
+            w.recovery_to_rollback_ms
+                .map(human_duration)
+                .unwrap_or_else(|| "not reached".to_owned()),
+        );
     }
     let failed = doc.stages.iter().find(|s| s.outcome != "pass");
     let _ = match failed {

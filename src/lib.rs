@@ -13,6 +13,8 @@ pub mod drill;
 pub mod engine;
 pub mod exit;
 pub mod init;
+pub mod metrics;
+pub mod notify;
 pub mod observation;
 pub mod plan;
 pub mod probe;
@@ -26,6 +28,7 @@ pub mod state;
 pub mod text;
 pub mod ui;
 pub mod walkthrough;
+pub mod watch;
 pub mod worker;
 
 use std::ffi::OsString;
@@ -170,9 +173,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> std::process::ExitCode {
     };
     let ci_name = cli.command.ci_name();
     let outcome = runtime.block_on(async {
-        tokio::select! {
-            r = dispatch(&ctx, cli.command) => r,
-            _ = tokio::signal::ctrl_c() => Err(exit::Fatal::new(Exit::Interrupted, "interrupted").into()),
+        match cli.command {
+            // The watch turns SIGINT and SIGTERM into a stop request of its own, so that a
+            // change in flight completes before it exits.
+            Command::Watch(args) => commands::watch::run(&ctx, &args).await,
+            command => tokio::select! {
+                r = dispatch(&ctx, command) => r,
+                _ = tokio::signal::ctrl_c() => Err(exit::Fatal::new(Exit::Interrupted, "interrupted").into()),
+            },
         }
     });
     // Spinners hide the cursor; an interrupt must not leave it hidden.
@@ -207,6 +215,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit> {
         Command::Rollback(args) => commands::rollback::run(ctx, &args).await,
         Command::Status(args) => commands::status::run(ctx, &args).await,
         Command::Drill(args) => commands::drill::run(ctx, &args).await,
+        Command::Watch(args) => commands::watch::run(ctx, &args).await,
         Command::Report(args) => commands::report::run(ctx, &args).await,
         Command::Runbook(cmd) => commands::runbook::run(ctx, &cmd).await,
         Command::Init(args) => commands::init::run(ctx, &args).await,

@@ -18,7 +18,14 @@ pub async fn run(ctx: &Ctx, args: &DrillArgs) -> Result<Exit> {
     let (doc, incident) = if args.standby {
         drill::run_standby(&ctx.printer, &ctx.env, &ctx.state_dir(), binary).await?
     } else {
-        drill::run(&ctx.printer, &ctx.env, &ctx.state_dir(), binary).await?
+        drill::run(
+            &ctx.printer,
+            &ctx.env,
+            &ctx.state_dir(),
+            binary,
+            args.watch.then_some(args.interval),
+        )
+        .await?
     };
     ctx.printer
         .result(&doc, || drill::summary(&ctx.printer, &doc, &incident))?;

@@ -9,4 +9,5 @@ pub mod report;
 pub mod rollback;
 pub mod runbook;
 pub mod status;
+pub mod watch;
 pub mod whoami;

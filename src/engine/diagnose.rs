@@ -33,6 +33,8 @@ pub struct Diagnosed {
     pub steps: Vec<StepPlan>,
     /// For each step, the reports of its checks (indices into `diagnosis.checks`).
     pub by_step: Vec<Vec<usize>>,
+    /// What could not be read beside the checks (already shown on stderr).
+    pub warnings: Vec<String>,
 }
 
 impl Diagnosed {
@@ -63,8 +65,6 @@ pub async fn run(
     journal: &Journal,
     start: Instant,
 ) -> Result<Diagnosed> {
-    let plans = runbook::plan(rb, settings);
-    let started_at = now_rfc3339();
     journal.append(
         "started",
         json!({
@@ -76,6 +76,24 @@ pub async fn run(
             "runbook_source": rb.source,
         }),
     )?;
+    let done = observe(printer, settings, rb, start).await;
+    for warning in &done.warnings {
+        journal.append("warning", json!({ "message": warning }))?;
+    }
+    record(journal, &done.diagnosis, done.elapsed_ms)?;
+    Ok(done)
+}
+
+/// Gathers and decides under the deadline, journaling nothing: `watch` journals only the
+/// cycles whose verdict changed. Prints only progress and warnings.
+pub async fn observe(
+    printer: &Printer,
+    settings: &Settings,
+    rb: &Runbook,
+    start: Instant,
+) -> Diagnosed {
+    let plans = runbook::plan(rb, settings);
+    let started_at = now_rfc3339();
 
     let checks: Vec<Check> = plans.iter().flat_map(|p| p.checks.clone()).collect();
     let layout = Layout::new(&plans);
@@ -106,6 +124,7 @@ pub async fn run(
     let (observations, target) =
         probe::gather(settings, &prober, checks, from_record, deadline, &watch).await;
     let elapsed = start.elapsed();
+    let mut warnings = Vec::new();
     // Bounded by the deadline like the probes, so this wait is over by the time they are.
     if let Some(lookup) = lookup {
         if let Err(why) = lookup.await {
@@ -115,22 +134,21 @@ pub async fn run(
                 excerpt(&why, 300)
             );
             printer.warn(&warning);
-            journal.append("warning", json!({ "message": warning }))?;
+            warnings.push(warning);
         }
     }
     let records = records.await.unwrap_or_default();
     let (diagnosis, by_step) = conclude(&plans, &layout, &observations, target.as_ref(), &records);
     let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
-
-    record(journal, &diagnosis, elapsed_ms)?;
-    Ok(Diagnosed {
+    Diagnosed {
         diagnosis,
         started_at,
         elapsed_ms,
         runbook: rb.clone(),
         steps: plans,
         by_step,
-    })
+        warnings,
+    }
 }
 
 /// `--runbook NAME|PATH` (`flag`), else `service.runbook`, else the one whose suffixes match
@@ -398,7 +416,7 @@ fn expect_status(report: &mut CheckReport, want: u16, observation: &Observation)
     }
 }
 
-fn record(journal: &Journal, d: &diagnose::Diagnosis, elapsed_ms: u64) -> Result<()> {
+pub(crate) fn record(journal: &Journal, d: &diagnose::Diagnosis, elapsed_ms: u64) -> Result<()> {
     for check in &d.checks {
         journal.append("check", serde_json::to_value(check)?)?;
     }

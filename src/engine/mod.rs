@@ -11,6 +11,7 @@ pub mod render;
 pub mod report;
 pub mod rollback;
 pub mod verify;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

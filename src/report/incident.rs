@@ -366,6 +366,27 @@ fn describe(e: &Event) -> Option<String> {
         ),
         ("drill", "finished") => format!("drill finished ({})", text(&d["outcome"])),
         ("diagnose", "started") => "diagnose started".to_owned(),
+        ("watch", "started") => format!(
+            "watch started{}",
+            if d["auto"] == true {
+                format!(
+                    " (--auto: deploy after {} cycles, roll back after {})",
+                    d["deploy_after"], d["rollback_after"]
+                )
+            } else {
+                String::new()
+            }
+        ),
+        ("watch", "acted") => format!(
+            "watch --auto ran {}: {} ({})",
+            text(&d["acted"]),
+            text(&d["result"]),
+            text(&d["summary"])
+        ),
+        ("watch", "notify.failed") => {
+            format!("{} failed: {}", text(&d["notifier"]), text(&d["error"]))
+        }
+        ("watch", "finished") => format!("watch stopped after {} cycle(s)", d["cycles"]),
         (_, "verdict") => format!(
             "verdict {} -> {}: {}",
             text(&d["verdict"]),

@@ -342,3 +342,80 @@ fn standby_drill_loses_no_request_and_switches_paths_by_itself() {
     assert!(standby["switched_to_platform_ms"].is_u64(), "{standby:#}");
     nothing_left(tmp.path(), doc["public_url"].as_str().unwrap());
 }
+
+/// `drill --watch`: the watch detects, deploys and rolls back; the document gives both spans
+/// (break -> verified proxy, recovery -> rollback) and the promise they are measured against.
+#[test]
+fn drill_with_the_watch_doing_the_work() {
+    let Some(workerd) = workerd_binary() else {
+        return;
+    };
+    let dir = Scratch::new();
+    let tmp = Scratch::new();
+    let out = drill(
+        &dir,
+        tmp.path(),
+        &workerd,
+        &["drill", "--watch", "--interval", "1s", "--json"],
+    );
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    let doc = out.json();
+    let names: Vec<&str> = doc["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "healthy",
+            "outage",
+            "watch_deploy",
+            "verify",
+            "watch_rollback",
+            "healthy_again"
+        ]
+    );
+    stage(&doc, "watch_deploy", None, None);
+    stage(&doc, "watch_rollback", None, None);
+    let watch = &doc["watch"];
+    assert_eq!(
+        (
+            watch["interval_ms"].as_u64(),
+            watch["deploy_after"].as_u64()
+        ),
+        (Some(1000), Some(3)),
+        "{doc:#}"
+    );
+    assert_eq!(watch["budget_ms"].as_u64(), Some(8000));
+    assert!(watch["break_to_verified_ms"].as_u64().is_some(), "{doc:#}");
+    assert!(
+        watch["recovery_to_rollback_ms"].as_u64().is_some(),
+        "{doc:#}"
+    );
+    nothing_left(tmp.path(), doc["public_url"].as_str().unwrap());
+    let report = run(failover(dir.path()).args(["report", "--format", "json"]));
+    let report = report.json();
+    let milestones: Vec<&str> = report["milestones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        milestones,
+        [
+            "detected",
+            "mitigation_started",
+            "mitigated",
+            "platform_recovered",
+            "rolled_back",
+            "healthy_again"
+        ]
+    );
+}

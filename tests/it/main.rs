@@ -14,5 +14,6 @@ mod runbook;
 mod standby;
 mod support;
 mod tidy;
+mod watch;
 mod whoami;
 mod worker;

@@ -18,6 +18,7 @@ const PURE: &[&str] = &[
     "init",
     "observation",
     "text",
+    "watch",
 ];
 
 /// What a pure module may not name: our I/O and screen modules, and the outside crates and
