@@ -27,6 +27,7 @@ use crate::sandbox::world::{FeatureCheck, World};
 use crate::state::{now_rfc3339, Journal};
 use crate::ui::{Paint, Printer};
 use crate::watch::{Act, Event, Outcome as WatchOutcome, Policy};
+use crate::worker::Mode;
 
 mod standby;
 
@@ -764,6 +765,47 @@ impl Drill<'_> {
         )
     }
 
+    /// Runs deploy-proxy in `mode` as the engineer would, shows its output and records it as
+    /// the stage `name`; `false` when it was not applied and verified.
+    async fn deploy_stage(
+        &mut self,
+        name: &'static str,
+        command: &'static str,
+        mode: Mode,
+    ) -> Result<bool> {
+        let started = Instant::now();
+        let journal = Journal::open(self.state_dir, "deploy-proxy")?;
+        let opts = engine::deploy::Options {
+            mode,
+            ..engine::deploy::Options::default()
+        };
+        let (deployment, exit) = self
+            .running(
+                command,
+                engine::deploy::run(&self.inner, self.settings, &journal, &opts),
+            )
+            .await?;
+        self.show(&crate::text::sanitize(&deployment.human()));
+        self.record(
+            name,
+            Outcome {
+                pass: exit == Exit::Success && deployment.verification.verified == Some(true),
+                expected: "applied and verified".to_owned(),
+                observed: format!(
+                    "{} change(s) applied, verified: {}",
+                    deployment.applied.len(),
+                    deployment
+                        .verification
+                        .verified
+                        .map_or("skipped".to_owned(), |v| v.to_string())
+                ),
+                diagnosis: None,
+                exit: Some(exit),
+            },
+            started,
+        )
+    }
+
     /// The incident, stage by stage; `Ok(false)` stops at the first stage that goes wrong.
     async fn play(&mut self) -> Result<bool> {
         let host = crate::sandbox::world::PUBLIC_HOST;
@@ -851,34 +893,10 @@ impl Drill<'_> {
              applies (journaled) and verifies through the public URL.",
             Some("failover deploy-proxy --yes"),
         )?;
-        let started = Instant::now();
-        let journal = Journal::open(self.state_dir, "deploy-proxy")?;
-        let opts = engine::deploy::Options::default();
-        let (deployment, exit) = self
-            .running(
-                "failover deploy-proxy --yes",
-                engine::deploy::run(&self.inner, self.settings, &journal, &opts),
-            )
-            .await?;
-        self.show(&crate::text::sanitize(&deployment.human()));
-        if !self.record(
-            "deploy",
-            Outcome {
-                pass: exit == Exit::Success && deployment.verification.verified == Some(true),
-                expected: "applied and verified".to_owned(),
-                observed: format!(
-                    "{} change(s) applied, verified: {}",
-                    deployment.applied.len(),
-                    deployment
-                        .verification
-                        .verified
-                        .map_or("skipped".to_owned(), |v| v.to_string())
-                ),
-                diagnosis: None,
-                exit: Some(exit),
-            },
-            started,
-        )? {
+        if !self
+            .deploy_stage("deploy", "failover deploy-proxy --yes", Mode::Emergency)
+            .await?
+        {
             return Ok(false);
         }
 

@@ -108,37 +108,14 @@ impl Drill<'_> {
              at the edge. Nobody will run anything during the incident.",
             Some("failover deploy-proxy --standby --yes"),
         )?;
-        let started = Instant::now();
-        let journal = Journal::open(self.state_dir, "deploy-proxy")?;
-        let opts = engine::deploy::Options {
-            mode: Mode::Standby,
-            ..engine::deploy::Options::default()
-        };
-        let (deployment, exit) = self
-            .running(
+        if !self
+            .deploy_stage(
+                "arm",
                 "failover deploy-proxy --standby --yes",
-                engine::deploy::run(&self.inner, self.settings, &journal, &opts),
+                Mode::Standby,
             )
-            .await?;
-        self.show(&crate::text::sanitize(&deployment.human()));
-        if !self.record(
-            "arm",
-            Outcome {
-                pass: exit == Exit::Success && deployment.verification.verified == Some(true),
-                expected: "applied and verified".to_owned(),
-                observed: format!(
-                    "{} change(s) applied, verified: {}",
-                    deployment.applied.len(),
-                    deployment
-                        .verification
-                        .verified
-                        .map_or("skipped".to_owned(), |v| v.to_string())
-                ),
-                diagnosis: None,
-                exit: Some(exit),
-            },
-            started,
-        )? {
+            .await?
+        {
             return Ok(false);
         }
 
