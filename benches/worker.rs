@@ -1,6 +1,8 @@
 //! What the proxy Worker costs: the same loopback origin measured direct, behind a bare
-//! passthrough Worker (the floor for any Worker proxy), and behind ours, in one process tree and
-//! one run, at concurrency 1 and 50. Prints requests/s, p50 and p99 latency, and ours/bare.
+//! passthrough Worker (the floor for any Worker proxy), behind ours (emergency mode) and behind
+//! ours in standby mode with the platform path healthy (its public URL is the origin here, so it
+//! makes one fetch, as bare does), in one process tree and one run, at concurrency 1 and 50.
+//! Prints requests/s, p50 and p99 latency, and ours/bare and standby/bare.
 //!
 //! Run: `npm install && cargo bench --bench worker`; options after `--`: `--requests N` (per
 //! target and round at concurrency 50; a fifth of it at 1), `--rounds R` (default 24),
@@ -84,6 +86,12 @@ async fn bench(
         vec![origin_url.clone()],
     );
     let ours_src = worker::render(template, &spec)?;
+    // Standby with a healthy platform path: the request goes to the public URL, which is the
+    // origin itself on this machine (on Cloudflare the edge sends it there by the DNS record).
+    let mut standby = spec.clone();
+    standby.mode = worker::Mode::Standby;
+    standby.public_url = origin_url.clone();
+    let standby_src = worker::render(template, &standby)?;
     let start = |script: &str| {
         Workerd::start(
             &bin,
@@ -97,8 +105,13 @@ async fn bench(
     // The same bare Worker twice, in two runtimes: the ratio of the second to the first is the
     // noise of this machine at this moment, printed beside ours/bare so the latter can be
     // judged.
-    let scripts = [bare_src.as_str(), ours_src.as_str(), bare_src.as_str()];
-    let names = ["direct", "bare", "ours", "bare-2"];
+    let scripts = [
+        bare_src.as_str(),
+        ours_src.as_str(),
+        bare_src.as_str(),
+        standby_src.as_str(),
+    ];
+    let names = ["direct", "bare", "ours", "bare-2", "standby"];
     let epochs = epochs.clamp(1, rounds);
 
     println!(
@@ -134,15 +147,17 @@ async fn bench(
             for w in &runtimes {
                 run_load(&w.url(), concurrency, n, None).await?;
             }
-            // Short rounds, each running the three Workers back to back: a slow spell on a
+            // Short rounds, each running the Workers back to back: a slow spell on a
             // shared machine hits neighbours alike, and the ratios are taken within a round
             // before the median, so drift between rounds cancels out. The order rotates and
             // reverses, so every Worker runs in every position and after every other equally
             // often.
             let share = rounds / epochs + usize::from(epoch < rounds % epochs);
             for round in 0..share {
-                let mut order: Vec<usize> = (0..3).map(|k| (round + k) % 3).collect();
-                if (round / 3) % 2 == 1 {
+                let n_scripts = scripts.len();
+                let mut order: Vec<usize> =
+                    (0..n_scripts).map(|k| (round + k) % n_scripts).collect();
+                if (round / n_scripts) % 2 == 1 {
                     order.reverse();
                 }
                 for k in order {
@@ -155,7 +170,7 @@ async fn bench(
         for (i, name) in names.iter().enumerate() {
             rows.push((name, concurrency, median_sample(&per_target[i])));
         }
-        for (a, b) in [(OURS, BARE), (BARE_2, BARE)] {
+        for (a, b) in [(OURS, BARE), (STANDBY, BARE), (BARE_2, BARE)] {
             let r = Ratios::paired(&per_target[a], &per_target[b]);
             ratios.push((names[a], concurrency, r));
         }
@@ -213,6 +228,7 @@ const DIRECT: usize = 0;
 const BARE: usize = 1;
 const OURS: usize = 2;
 const BARE_2: usize = 3;
+const STANDBY: usize = 4;
 
 /// One target against another, round by round.
 struct Ratios {

@@ -298,6 +298,11 @@ pub struct DeployArgs {
     /// Skip verification through the public URL after applying
     #[arg(long)]
     pub no_verify: bool,
+
+    /// Deploy ahead of an incident: the Worker sends each request through the platform path
+    /// and serves it from the direct origin only when that path fails at the edge
+    #[arg(long)]
+    pub standby: bool,
 }
 
 #[derive(Debug, Args, Default)]
@@ -339,6 +344,11 @@ pub struct DrillArgs {
     /// The workerd binary to run the Worker in [env: FAILOVER_WORKERD]
     #[arg(long, value_name = "PATH")]
     pub workerd: Option<PathBuf>,
+
+    /// Play the incident with the standby proxy armed beforehand and requests flowing through
+    /// the break and the recovery; report how many failed and when the path switched
+    #[arg(long, conflicts_with = "watch")]
+    pub standby: bool,
 
     /// Let `watch --auto` detect, deploy and roll back instead of the engineer
     #[arg(long)]

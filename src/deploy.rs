@@ -9,6 +9,7 @@ use crate::cloudflare::types::{
 };
 use crate::plan::{Plan, Step};
 use crate::recorded::{RecordedRecord, RecordedRoute, RollbackState};
+use crate::worker::Mode;
 
 /// The file name (and so the part name and `main_module`) of the uploaded ES module.
 pub const MODULE_NAME: &str = "worker.js";
@@ -51,6 +52,8 @@ pub struct DeployInput {
     pub now: String,
     pub tool_version: String,
     pub force: bool,
+    /// The mode the module was rendered in, recorded in the state.
+    pub mode: Mode,
 }
 
 /// Why a deploy will not go ahead (exit 4 or 2).
@@ -200,6 +203,7 @@ pub fn plan(input: &DeployInput) -> Result<Plan, Refusal> {
             .map_or_else(|| input.now.clone(), |s| s.created_at.clone()),
         tool_version: input.tool_version.clone(),
         script_sha256: sha.clone(),
+        mode: input.mode,
     };
     let upload = |state: RollbackState, with_created_routes: bool| Step::UploadScript {
         account_id: input.account_id.clone(),
@@ -404,6 +408,7 @@ mod tests {
             now: "2026-01-01T00:00:00Z".into(),
             tool_version: "0.1.0".into(),
             force: false,
+            mode: Mode::Emergency,
         }
     }
 

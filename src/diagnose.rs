@@ -136,6 +136,8 @@ pub struct Diagnosis {
     /// The DNS target the checks looked at and where it came from (config, the public host's
     /// CNAME, the Cloudflare record); `None` when no target was known.
     pub dns_target: Option<DnsTarget>,
+    /// Our Worker, when it answered the public URL: its mode and the path it took.
+    pub proxy: Option<ProxySeen>,
 }
 
 /// What an HTTP answer says about the path it took.
@@ -152,9 +154,39 @@ pub struct PathFacts {
     pub platform_error: Option<String>,
     /// Our own `x-failover-proxy` marker: the emergency proxy served this.
     pub proxy_marker: Option<String>,
+    /// A standby Worker's `x-failover-path`: `platform` or `direct`.
+    pub proxy_path: Option<&'static str>,
+}
+
+/// Which of our Workers answered the public URL, and by which path: the emergency proxy always
+/// from the direct origin, a standby one by the path its `x-failover-path` names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProxySeen {
+    pub mode: &'static str,
+    pub path: &'static str,
 }
 
 impl PathFacts {
+    /// A standby Worker passed the request through the platform's own path: the answer is the
+    /// platform's, judged as if no Worker were there.
+    pub fn through_platform(&self) -> bool {
+        self.proxy_path == Some("platform")
+    }
+
+    pub fn proxy(&self) -> Option<ProxySeen> {
+        self.proxy_marker.as_ref()?;
+        Some(match self.proxy_path {
+            Some(path) => ProxySeen {
+                mode: "standby",
+                path,
+            },
+            None => ProxySeen {
+                mode: "emergency",
+                path: "direct",
+            },
+        })
+    }
+
     /// The edge reports it cannot resolve or reach the origin by DNS (1016, or a bare 530).
     pub fn edge_dns_error(&self) -> bool {
         matches!(self.edge_code, Some(1016) | Some(530))
@@ -191,12 +223,18 @@ pub fn path_facts(a: &HttpAnswer) -> PathFacts {
         .header("x-failover-proxy")
         .map(|m| excerpt(m, 63))
         .filter(|m| !m.is_empty());
+    let proxy_path = match a.header("x-failover-path") {
+        Some(p) if p.eq_ignore_ascii_case("platform") => Some("platform"),
+        Some(p) if p.eq_ignore_ascii_case("direct") => Some("direct"),
+        _ => None,
+    };
     PathFacts {
         cloudflare,
         edge_code,
         platform,
         platform_error,
         proxy_marker,
+        proxy_path,
     }
 }
 
@@ -321,7 +359,10 @@ fn http_status(check: &Check, a: &HttpAnswer) -> (Status, Option<ErrorKind>, Str
         via.push(layer.clone());
     }
     if let Some(marker) = &facts.proxy_marker {
-        via.push(format!("x-failover-proxy {marker}"));
+        match facts.proxy_path {
+            Some(path) => via.push(format!("x-failover-proxy {marker} ({path} path)")),
+            None => via.push(format!("x-failover-proxy {marker}")),
+        }
     }
     let mut detail = format!("HTTP {status}");
     if !via.is_empty() {
@@ -357,7 +398,10 @@ fn http_status(check: &Check, a: &HttpAnswer) -> (Status, Option<ErrorKind>, Str
             (Status::Fail, Some(ErrorKind::HttpStatus), detail)
         }
         400..=499 => (Status::Warn, Some(ErrorKind::HttpStatus), detail),
-        _ if facts.proxy_marker.is_some() && check.role == Role::Public => {
+        _ if facts.proxy_marker.is_some()
+            && !facts.through_platform()
+            && check.role == Role::Public =>
+        {
             (Status::Warn, None, detail)
         }
         _ => (Status::Pass, None, detail),
@@ -718,7 +762,11 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
             let dns_only = !facts.cloudflare;
             // Only the target's failures: a proxy helps those users, not a failing own zone.
             let some_users_fail = dns_only && !target.failed.is_empty();
-            if let Some(marker) = &facts.proxy_marker {
+            let serving = facts
+                .proxy_marker
+                .as_ref()
+                .filter(|_| !facts.through_platform());
+            if let Some(marker) = serving {
                 let state = if platform.healthy() {
                     "the platform path is healthy again".to_owned()
                 } else if target.ran == 0 {
@@ -733,9 +781,16 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
                 } else {
                     "the platform path still fails".to_owned()
                 };
+                let what = if facts.proxy_path.is_some() {
+                    "the standby proxy"
+                } else {
+                    "the emergency proxy"
+                };
                 (
                     Verdict::ProxyActive,
-                    format!("the emergency proxy {marker} serves the public URL; {state}"),
+                    format!(
+                        "{what} {marker} serves the public URL from the direct origin; {state}"
+                    ),
                 )
             } else if http_ok(answer) && some_users_fail {
                 (
@@ -826,7 +881,10 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
         1 => format!("{summary}; 1 more resolver answered nothing here and is not counted"),
         n => format!("{summary}; {n} more resolvers answered nothing here and are not counted"),
     };
+    let proxy = public_answer.and_then(|a| path_facts(a).proxy());
     let action = match verdict {
+        // A standby Worker is meant to stay, and it goes back to the platform path by itself.
+        Verdict::ProxyActive if proxy.as_ref().is_some_and(|p| p.mode == "standby") => Action::None,
         Verdict::Healthy => Action::None,
         Verdict::DnsTargetFailure | Verdict::EdgeFailure | Verdict::Degraded => Action::DeployProxy,
         Verdict::OriginDown | Verdict::Inconclusive | Verdict::PublicDnsFailure => Action::Escalate,
@@ -861,6 +919,7 @@ pub fn decide(obs: &[Observation], dns_target: Option<&DnsTarget>) -> Diagnosis 
         evidence,
         next,
         checks,
+        proxy,
         // A name read from a remote answer: bounded like every other target in the document.
         dns_target: dns_target.map(|t| DnsTarget {
             name: excerpt(&t.name, 253),
@@ -1312,6 +1371,74 @@ mod tests {
             V::ProxyActive,
             Action::None,
             Scope::Unknown,
+        );
+    }
+
+    fn standby(path: &str) -> HttpAnswer {
+        answer(
+            200,
+            &[
+                ("server", "cloudflare"),
+                ("x-failover-proxy", "failover-api-example-com"),
+                ("x-failover-path", path),
+            ],
+            "ok",
+        )
+    }
+
+    /// A standby Worker passing requests through the platform path is no incident of its own;
+    /// one serving from the direct origin is our proxy at work, with nothing to do.
+    #[test]
+    fn standby_proxy_by_path() {
+        #[track_caller]
+        fn case(
+            public: HttpAnswer,
+            failing: usize,
+            verdict: Verdict,
+            action: Action,
+            mode: &str,
+            path: &str,
+        ) {
+            let d = decide(&world(public, targets(failing, Servfail), ok()), None);
+            assert_eq!((d.verdict, d.action), (verdict, action), "{}", d.summary);
+            let proxy = d.proxy.expect("the proxy seen");
+            assert_eq!((proxy.mode, proxy.path), (mode, path));
+        }
+        case(
+            standby("platform"),
+            0,
+            V::Healthy,
+            Action::None,
+            "standby",
+            "platform",
+        );
+        case(
+            standby("direct"),
+            4,
+            V::ProxyActive,
+            Action::None,
+            "standby",
+            "direct",
+        );
+        case(
+            standby("direct"),
+            0,
+            V::ProxyActive,
+            Action::None,
+            "standby",
+            "direct",
+        );
+        case(
+            proxied(),
+            0,
+            V::ProxyActive,
+            Action::Rollback,
+            "emergency",
+            "direct",
+        );
+        assert_eq!(
+            decide(&world(ok(), targets(0, Servfail), ok()), None).proxy,
+            None
         );
     }
 

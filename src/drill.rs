@@ -28,6 +28,8 @@ use crate::state::{now_rfc3339, Journal};
 use crate::ui::{Paint, Printer};
 use crate::watch::{Act, Event, Outcome as WatchOutcome, Policy};
 
+mod standby;
+
 pub const SCHEMA: &str = "failover.drill/v1";
 
 /// What the story's team took from the first alert to a working mitigation (83 minutes).
@@ -47,7 +49,8 @@ pub struct DrillDoc {
     pub stages: Vec<Stage>,
     /// What users got through the public URL while the proxy served it.
     pub features: Vec<FeatureCheck>,
-    /// Outage detected (first non-healthy verdict) to proxy verified through the public URL.
+    /// Outage detected (first non-healthy verdict) to proxy verified through the public URL;
+    /// with `--standby`, the break to the first answer from the direct origin.
     pub time_to_mitigation_ms: Option<u64>,
     /// The same span in the story (October 2025).
     pub story_time_to_mitigation_ms: u64,
@@ -55,6 +58,9 @@ pub struct DrillDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchTimes>,
     pub report: Option<String>,
+    /// `drill --standby`: the requests sent through the incident and when the path switched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub standby: Option<standby::StandbyReport>,
     pub state_dir: String,
     pub started_at: String,
     pub elapsed_ms: u64,
@@ -103,6 +109,28 @@ pub async fn run(
     env: &Env,
     state_dir: &Path,
     binary: PathBuf,
+    watch: Option<Duration>,
+) -> Result<(DrillDoc, Incident)> {
+    run_story(printer, env, state_dir, binary, false, watch).await
+}
+
+/// [`run`], with the standby Worker armed before the incident and requests flowing through it
+/// (`drill --standby`).
+pub async fn run_standby(
+    printer: &Printer,
+    env: &Env,
+    state_dir: &Path,
+    binary: PathBuf,
+) -> Result<(DrillDoc, Incident)> {
+    run_story(printer, env, state_dir, binary, true, None).await
+}
+
+async fn run_story(
+    printer: &Printer,
+    env: &Env,
+    state_dir: &Path,
+    binary: PathBuf,
+    standby: bool,
     watch: Option<Duration>,
 ) -> Result<(DrillDoc, Incident)> {
     let started = Instant::now();
@@ -165,11 +193,16 @@ pub async fn run(
         detected: None,
         ttm_ms: None,
         current: ("", None),
+        standby: None,
         watch,
         watch_times: None,
     };
     drill.intro();
-    let played = drill.play().await;
+    let played = if standby {
+        drill.play_standby().await
+    } else {
+        drill.play().await
+    };
     journal.append(
         "finished",
         json!({
@@ -186,6 +219,7 @@ pub async fn run(
         stages,
         features,
         ttm_ms,
+        standby,
         watch_times,
         ..
     } = drill;
@@ -210,6 +244,7 @@ pub async fn run(
         story_time_to_mitigation_ms: STORY_TTM_MS,
         watch: watch_times,
         report: Some(report_path.display().to_string()),
+        standby,
         state_dir: state_dir.display().to_string(),
         started_at,
         elapsed_ms: started.elapsed().as_millis() as u64,
@@ -273,6 +308,8 @@ struct Drill<'a> {
     ttm_ms: Option<u64>,
     /// The title and command of the stage announced last, which the next record belongs to.
     current: (&'static str, Option<&'static str>),
+    /// What the stream of requests saw (`drill --standby`).
+    standby: Option<standby::StandbyReport>,
     /// `--watch`: the watch's interval; it detects, deploys and rolls back.
     watch: Option<Duration>,
     watch_times: Option<WatchTimes>,
@@ -977,9 +1014,14 @@ pub fn summary(p: &Printer, doc: &DrillDoc, incident: &Incident) -> String {
     let _ = writeln!(out);
     match doc.time_to_mitigation_ms {
         Some(ms) => {
+            let span = if doc.standby.is_some() {
+                "the break -> the first answer from the direct origin, with no command run"
+            } else {
+                "outage detected -> proxy verified through the public URL"
+            };
             let _ = writeln!(
                 out,
-                "{} {} (outage detected -> proxy verified through the public URL)",
+                "{} {} ({span})",
                 p.paint("Time to mitigation:", Paint::Bold),
                 p.paint(&human_duration(ms), Paint::Green)
             );
@@ -996,6 +1038,9 @@ pub fn summary(p: &Printer, doc: &DrillDoc, incident: &Incident) -> String {
                 p.paint("Time to mitigation:", Paint::Bold)
             );
         }
+    }
+    if let Some(report) = &doc.standby {
+        out.push_str(&report.human(p));
     }
     if let Some(w) = &doc.watch {
         let _ = writeln!(

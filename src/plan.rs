@@ -88,8 +88,14 @@ impl Step {
                 "record the new route ids in script {name}'s rollback state ({} bytes)",
                 module.len()
             ),
-            Step::UploadScript { name, module, .. } => format!(
-                "upload Worker script {name} ({} bytes, tagged {})",
+            Step::UploadScript {
+                name,
+                module,
+                state,
+                ..
+            } => format!(
+                "upload Worker script {name} ({} mode, {} bytes, tagged {})",
+                state.mode,
                 module.len(),
                 crate::cloudflare::types::MANAGED_TAG
             ),

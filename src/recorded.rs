@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::cloudflare::types::{ScriptSettings, STATE_BINDING};
+use crate::worker::Mode;
 
 /// What rollback needs, carried by the script itself in a `json` binding so that any machine
 /// can undo a deploy.
@@ -24,6 +25,9 @@ pub struct RollbackState {
     pub tool_version: String,
     /// SHA-256 of the module, to tell whether the live script is already the one wanted.
     pub script_sha256: String,
+    /// How the Worker serves; states written before standby existed are emergency ones.
+    #[serde(default)]
+    pub mode: Mode,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -50,5 +54,28 @@ impl RollbackState {
         settings
             .json_binding(STATE_BINDING)
             .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state written before the mode existed reads as an emergency one.
+    #[test]
+    fn a_state_without_a_mode_is_an_emergency_one() {
+        let old = serde_json::json!({
+            "version": 1, "host": "api.example.com", "zone_id": "z", "zone_name": "example.com",
+            "routes": [], "dns_records": [], "created_at": "t", "tool_version": "0.1.0",
+            "script_sha256": "x"
+        });
+        let state: RollbackState = serde_json::from_value(old).unwrap();
+        assert_eq!(state.mode, Mode::Emergency);
+        let standby = RollbackState {
+            mode: Mode::Standby,
+            ..state
+        };
+        let back = serde_json::to_value(&standby).unwrap();
+        assert_eq!(back["mode"], "standby");
     }
 }

@@ -145,6 +145,7 @@ mod tests {
             created_at: "t".into(),
             tool_version: "0.1.0".into(),
             script_sha256: "x".into(),
+            mode: crate::worker::Mode::Emergency,
         }
     }
 

@@ -25,8 +25,17 @@ pub async fn run(ctx: &Ctx, args: &DeployArgs) -> Result<Exit> {
     Ok(exit)
 }
 
+fn mode(args: &DeployArgs) -> worker::Mode {
+    if args.standby {
+        worker::Mode::Standby
+    } else {
+        worker::Mode::Emergency
+    }
+}
+
 fn options(args: &DeployArgs) -> Options {
     Options {
+        mode: mode(args),
         dry_run: args.dry_run,
         force: args.force,
         verify: !args.no_verify,
@@ -35,7 +44,7 @@ fn options(args: &DeployArgs) -> Options {
 }
 
 fn print_script(ctx: &Ctx, settings: &crate::config::Settings, args: &DeployArgs) -> Result<Exit> {
-    let (spec, script) = engine::render::script(settings, args.template.as_deref())?;
+    let (spec, script) = engine::render::script(settings, args.template.as_deref(), mode(args))?;
     if ctx.printer.json {
         // Under --json stdout holds one document, so the script travels inside it.
         let doc = serde_json::json!({

@@ -15,14 +15,18 @@ pub async fn run(ctx: &Ctx, args: &DrillArgs) -> Result<Exit> {
         .map(|p| p.display().to_string())
         .or_else(|| ctx.env.workerd.clone());
     let binary = drill::find_workerd(&ctx.printer, explicit).await?;
-    let (doc, incident) = drill::run(
-        &ctx.printer,
-        &ctx.env,
-        &ctx.state_dir(),
-        binary,
-        args.watch.then_some(args.interval),
-    )
-    .await?;
+    let (doc, incident) = if args.standby {
+        drill::run_standby(&ctx.printer, &ctx.env, &ctx.state_dir(), binary).await?
+    } else {
+        drill::run(
+            &ctx.printer,
+            &ctx.env,
+            &ctx.state_dir(),
+            binary,
+            args.watch.then_some(args.interval),
+        )
+        .await?
+    };
     ctx.printer
         .result(&doc, || drill::summary(&ctx.printer, &doc, &incident))?;
     let stages: Vec<(String, bool)> = doc

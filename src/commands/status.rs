@@ -10,6 +10,7 @@ use crate::cloudflare::preflight::{self, explain};
 use crate::exit::Exit;
 use crate::recorded::RollbackState;
 use crate::report::deployment::{RecordState, Status, ZoneRef};
+use crate::worker::Mode;
 use crate::Ctx;
 
 pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
@@ -82,6 +83,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
     // A route naming our script after the script was deleted (a rollback that raced a
     // deploy): requests there fail at the edge, whatever the platform does.
     let orphaned_routes = script.is_none() && !routes.is_empty();
+    let standby = state.as_ref().is_some_and(|s| s.mode == Mode::Standby);
     let action = if orphaned_routes {
         // Removing the orphan helps only once the platform answers; until then a deploy
         // puts the proxy back behind the route.
@@ -90,6 +92,9 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
         } else {
             "deploy-proxy"
         }
+    } else if deployed && standby {
+        // A standby proxy is meant to stay through health and failure alike.
+        "none"
     } else {
         Status::next_action(
             deployed,
@@ -102,6 +107,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> Result<Exit> {
         host: host.clone(),
         script: script_name.clone(),
         deployed,
+        mode: state.as_ref().map(|s| s.mode),
         since: state.as_ref().map(|s| s.created_at.clone()),
         deployed_by_version: state.as_ref().map(|s| s.tool_version.clone()),
         zone: Some(ZoneRef {

@@ -1,4 +1,4 @@
-//! Deploy the emergency proxy: render the Worker, read live Cloudflare state, plan, confirm,
+//! Deploy the proxy (emergency or standby): render the Worker, read live Cloudflare state, plan, confirm,
 //! apply (journaled), verify through the public URL.
 
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ use crate::exit::{Exit, Fatal};
 use crate::report::deployment::{Deployment, Verification, WebSocketCheck, ZoneRef};
 use crate::state::{now_rfc3339, Journal};
 use crate::ui::Printer;
+use crate::worker::Mode;
 
 /// How to deploy, from the command's flags.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct Options {
     pub verify: bool,
     /// Render from this template instead of the embedded one.
     pub template: Option<PathBuf>,
+    /// Emergency (direct origin always) or standby (platform path first).
+    pub mode: Mode,
 }
 
 impl Default for Options {
@@ -35,6 +38,7 @@ impl Default for Options {
             force: false,
             verify: true,
             template: None,
+            mode: Mode::Emergency,
         }
     }
 }
@@ -51,12 +55,12 @@ pub async fn run(
     let started_at = now_rfc3339();
     let session = preflight::session(settings)?;
     let host = settings.service.public_host().to_owned();
-    let (spec, module) = super::render::script(settings, opts.template.as_deref())
+    let (spec, module) = super::render::script(settings, opts.template.as_deref(), opts.mode)
         .context("cannot render the Worker")?;
     let script_name = spec.script_name;
     journal.append(
         "started",
-        json!({"host": host, "script": script_name, "dry_run": opts.dry_run, "force": opts.force}),
+        json!({"host": host, "script": script_name, "mode": opts.mode, "dry_run": opts.dry_run, "force": opts.force}),
     )?;
 
     // Round 1: the token and the zone, at once.
@@ -98,6 +102,7 @@ pub async fn run(
         now: now_rfc3339(),
         tool_version: env!("CARGO_PKG_VERSION").to_owned(),
         force: opts.force,
+        mode: opts.mode,
     };
     let plan = match deploy::plan(&input) {
         Ok(plan) => plan,
@@ -116,6 +121,13 @@ pub async fn run(
              account; a busy API can exhaust it (Workers Paid lifts the limit)"
                 .to_owned(),
         );
+        if opts.mode == Mode::Standby {
+            warnings.push(
+                "in standby mode the Worker runs on every request, every day, not only during \
+                 an incident: count your daily requests against that limit (docs/standby.md)"
+                    .to_owned(),
+            );
+        }
     }
     for w in &warnings {
         printer.warn(w);
@@ -125,6 +137,7 @@ pub async fn run(
         dry_run: opts.dry_run,
         host: host.clone(),
         script: script_name.clone(),
+        mode: opts.mode,
         account_id: session.account_id.clone(),
         zone: ZoneRef {
             id: zone.id.clone(),
@@ -156,10 +169,11 @@ pub async fn run(
         ));
         let consent = deploy::consent_needed(&plan);
         let question = if consent.is_empty() {
-            format!("Deploy the emergency proxy {script_name} for {host}?")
+            format!("Deploy the {} proxy {script_name} for {host}?", opts.mode)
         } else {
             format!(
-                "Deploy the emergency proxy {script_name} for {host}, and {}?",
+                "Deploy the {} proxy {script_name} for {host}, and {}?",
+                opts.mode,
                 consent.join(", and ")
             )
         };

@@ -148,6 +148,7 @@ pub async fn run(
         account_id: session.account_id.clone(),
         found: script_exists || !plan.is_empty(),
         zone_id,
+        mode: state.as_ref().map(|s| s.mode),
         platform: platform.clone(),
         forced: opts.force,
         plan: plan.clone(),

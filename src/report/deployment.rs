@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::apply::Applied;
 use crate::cloudflare::Route;
 use crate::plan::Plan;
+use crate::worker::Mode;
 
 /// What one GET of the public URL showed.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -86,6 +87,8 @@ pub struct Deployment {
     pub dry_run: bool,
     pub host: String,
     pub script: String,
+    /// `emergency` or `standby`: how the deployed Worker serves.
+    pub mode: Mode,
     pub account_id: String,
     pub zone: ZoneRef,
     pub pattern: String,
@@ -116,8 +119,8 @@ impl Deployment {
         }
         if self.applied.is_empty() {
             out.push_str(&format!(
-                "The emergency proxy {} is already live for {}; nothing changed.\n",
-                self.script, self.host
+                "The {} proxy {} is already live for {}; nothing changed.\n",
+                self.mode, self.script, self.host
             ));
         } else if self.verification.verified == Some(false) {
             // Applied is not mitigated: the heading must not promise what verification denied.
@@ -129,8 +132,8 @@ impl Deployment {
             ));
         } else {
             out.push_str(&format!(
-                "Deployed the emergency proxy {} for {}:\n",
-                self.script, self.host
+                "Deployed the {} proxy {} for {}:\n",
+                self.mode, self.script, self.host
             ));
             for a in &self.applied {
                 out.push_str(&format!("  ✓ {} ({})\n", a.description, a.outcome));
@@ -192,6 +195,8 @@ pub struct Rollback {
     /// Whether a deploy of ours was found in Cloudflare.
     pub found: bool,
     pub zone_id: Option<String>,
+    /// The mode of the Worker found (`emergency` or `standby`); null when none was found.
+    pub mode: Option<Mode>,
     pub platform: Option<PlatformHealth>,
     pub forced: bool,
     pub plan: Plan,
@@ -226,7 +231,7 @@ impl Rollback {
         }
         if self.applied.is_empty() {
             out.push_str(&format!(
-                "No emergency proxy of failover is deployed for {}; nothing changed.\n",
+                "No proxy of failover is deployed for {}; nothing changed.\n",
                 self.host
             ));
         } else if self.verification.verified == Some(false) {
@@ -237,8 +242,10 @@ impl Rollback {
             ));
         } else {
             out.push_str(&format!(
-                "Removed the emergency proxy {} for {}:\n",
-                self.script, self.host
+                "Removed the {} proxy {} for {}:\n",
+                self.mode.unwrap_or_default(),
+                self.script,
+                self.host
             ));
             for a in &self.applied {
                 out.push_str(&format!("  ✓ {} ({})\n", a.description, a.outcome));
@@ -294,6 +301,8 @@ pub struct Status {
     pub script: String,
     /// Whether our script is deployed.
     pub deployed: bool,
+    /// `emergency` or `standby`, from the state the script carries; null when none is deployed.
+    pub mode: Option<Mode>,
     /// When the first deploy happened (from the state the script carries).
     pub since: Option<String>,
     pub deployed_by_version: Option<String>,
@@ -338,8 +347,12 @@ impl Status {
     pub fn human(&self) -> String {
         let mut out = String::new();
         if self.deployed {
+            let mode = match self.mode {
+                Some(Mode::Standby) => "Standby",
+                _ => "Emergency",
+            };
             out.push_str(&format!(
-                "Emergency proxy {} is deployed for {} since {}",
+                "{mode} proxy {} is deployed for {} since {}",
                 self.script,
                 self.host,
                 self.since.as_deref().unwrap_or("(unknown)")

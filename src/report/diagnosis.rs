@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use crate::diagnose::{Action, CheckReport, Diagnosis, ErrorKind, Scope, Status, Verdict};
+use crate::diagnose::{
+    Action, CheckReport, Diagnosis, ErrorKind, ProxySeen, Scope, Status, Verdict,
+};
 use crate::observation::DnsTarget;
 use crate::text::sanitize;
 use crate::ui::{Paint, Printer};
@@ -21,6 +23,9 @@ pub struct DiagnosisDoc<'a> {
     /// Added to v1 (optional): the DNS target checked and where it came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_target: Option<&'a DnsTarget>,
+    /// Added to v1 (optional): our Worker, when it answered the public URL (mode and path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<&'a ProxySeen>,
     pub checks: &'a [CheckReport],
     pub started_at: &'a str,
     pub elapsed_ms: u64,
@@ -35,6 +40,7 @@ impl<'a> DiagnosisDoc<'a> {
             scope: d.scope,
             summary: &d.summary,
             dns_target: d.dns_target.as_ref(),
+            proxy: d.proxy.as_ref(),
             checks: &d.checks,
             started_at,
             elapsed_ms,

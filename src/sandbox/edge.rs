@@ -333,8 +333,8 @@ fn edge_error(status: u16, code: u16, why: &str) -> Response {
 }
 
 /// Sends `req` to `addr` over a fresh HTTP/1.1 connection, streaming both bodies; a 101 answer
-/// joins the two upgraded connections.
-async fn forward(mut req: Request, addr: SocketAddr) -> Response {
+/// joins the two upgraded connections. Public for the tests' own stand-ins of the edge's egress.
+pub async fn forward(mut req: Request, addr: SocketAddr) -> Response {
     match try_forward(&mut req, addr).await {
         Ok(resp) => resp,
         Err(e) => edge_error(502, 502, &format!("{e:#}")),

@@ -105,6 +105,10 @@ timeout_ms = 1000
 timeout_ms = 3000
 deadline_ms = 8000
 
+# Short, so that the standby drill sees the platform path come back within seconds.
+[proxy]
+cooldown_ms = 1000
+
 [[compare]]
 name = "staging-eu"
 public_url = "http://{COMPARE_HOST}:{edge}"
@@ -198,6 +202,39 @@ zone = "{ZONE}"
             .context("cannot build an HTTP client")
     }
 
+    /// A steady stream of requests through the public URL, GET and POST in turn, each recorded,
+    /// until [`Traffic::stop`].
+    pub fn traffic(&self) -> Result<Traffic> {
+        let client = self.client()?;
+        let base = self.public_url();
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let started = std::time::Instant::now();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sent = log.clone();
+        let task = tokio::spawn(async move {
+            for n in 0u64.. {
+                let post = n % 2 == 1;
+                let one = send_one(&client, &base, post, n, started);
+                tokio::select! {
+                    () = stopped.notified() => break,
+                    s = one => sent.lock().expect("traffic log").push(s),
+                }
+                // A steady pace, not a flood: the drill's machine runs the whole world.
+                tokio::select! {
+                    () = stopped.notified() => break,
+                    () = tokio::time::sleep(Duration::from_millis(10)) => {}
+                }
+            }
+        });
+        Ok(Traffic {
+            started,
+            stop,
+            log,
+            task,
+        })
+    }
+
     /// The user's-eye checks through the public URL, each passing or saying why not.
     pub async fn exercise(&self) -> Vec<FeatureCheck> {
         let client = match self.client() {
@@ -221,6 +258,90 @@ zone = "{ZONE}"
             FeatureCheck::from("cors", cors),
             FeatureCheck::from("websocket", ws),
         ]
+    }
+}
+
+/// The stream of requests of [`World::traffic`].
+pub struct Traffic {
+    pub started: std::time::Instant,
+    stop: Arc<tokio::sync::Notify>,
+    log: Arc<std::sync::Mutex<Vec<Sent>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Traffic {
+    /// Every request answered so far, in order.
+    pub fn seen(&self) -> Vec<Sent> {
+        self.log.lock().expect("traffic log").clone()
+    }
+
+    /// Stops the stream; every request answered, in order. One in flight then is not counted.
+    pub async fn stop(self) -> Vec<Sent> {
+        self.stop.notify_one();
+        let _ = self.task.await;
+        let sent = self.log.lock().expect("traffic log").clone();
+        sent
+    }
+}
+
+/// One request of the stream and what came back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sent {
+    pub method: &'static str,
+    /// Since the stream started.
+    pub at_ms: u64,
+    pub status: Option<u16>,
+    /// `x-failover-path`, when the answer had one.
+    pub path: Option<String>,
+    /// A 2xx answer from the app, with the body it was sent echoed back.
+    pub ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+async fn send_one(
+    client: &reqwest::Client,
+    base: &str,
+    post: bool,
+    n: u64,
+    started: std::time::Instant,
+) -> Sent {
+    let at_ms = started.elapsed().as_millis() as u64;
+    let body = format!("{{\"n\":{n}}}");
+    let req = if post {
+        client.post(format!("{base}/api/orders")).body(body.clone())
+    } else {
+        client.get(format!("{base}/api/orders?n={n}"))
+    };
+    let method = if post { "POST" } else { "GET" };
+    let resp = match req.send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Sent {
+                method,
+                at_ms,
+                status: None,
+                path: None,
+                ok: false,
+                error: Some(e.to_string()),
+            }
+        }
+    };
+    let status = resp.status().as_u16();
+    let path = header(&resp, crate::worker::PATH_HEADER);
+    let echo: serde_json::Value = resp.json().await.unwrap_or_default();
+    let intact = if post {
+        echo["body"].as_str() == Some(body.as_str())
+    } else {
+        echo["method"] == "GET"
+    };
+    Sent {
+        method,
+        at_ms,
+        status: Some(status),
+        path,
+        ok: (200..300).contains(&status) && intact,
+        error: None,
     }
 }
 

@@ -29,9 +29,39 @@ pub const MARKER_HEADER: &str = "x-failover-proxy";
 /// next origin; larger (or unsized) bodies stream to the primary only.
 pub const DEFAULT_RETRY_BODY_LIMIT: u64 = 1024 * 1024;
 
+/// The response header by which a standby Worker says which path served: `platform|direct`.
+pub const PATH_HEADER: &str = "x-failover-path";
+
+/// How the Worker serves: always from the direct origin(s), or through the platform's own path
+/// first and from the direct origin(s) only when that path fails at the edge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Emergency,
+    Standby,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Emergency => "emergency",
+            Mode::Standby => "standby",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What the Worker needs to know, as it is serialized into the script.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WorkerSpec {
+    /// Emergency (direct origin always) or standby (platform path first).
+    pub mode: Mode,
     /// The Worker's name, also the value of the marker header.
     pub script_name: String,
     /// The URL users hit: scheme, host, optional port.
@@ -55,6 +85,7 @@ impl WorkerSpec {
     pub fn from_settings(settings: &Settings) -> WorkerSpec {
         let service = &settings.service;
         WorkerSpec {
+            mode: Mode::Emergency,
             script_name: script_name(service.public_host()),
             public_url: without_trailing_slash(service.public_url.as_str()),
             origins: service
@@ -75,6 +106,7 @@ impl WorkerSpec {
     pub fn with_defaults(script_name: String, public_url: String, origins: Vec<String>) -> Self {
         let proxy = crate::config::ProxySettings::default();
         WorkerSpec {
+            mode: Mode::Emergency,
             script_name,
             public_url,
             origins,

@@ -1437,3 +1437,84 @@ fn long_waits_are_announced_without_a_terminal() {
     assert_eq!(w.mutating_calls(), 0);
     assert_eq!(w.snapshot(), before);
 }
+
+/// The mode lives in the state the script carries: switching standby <-> emergency is one run of
+/// deploy-proxy (the module changes, so it is uploaded again, nothing else), a second run
+/// changes nothing, and rollback removes either mode.
+#[test]
+fn standby_and_emergency_switch_in_one_run_and_rollback_removes_either() {
+    let mut w = World::new(true, true);
+    let before = w.snapshot();
+    let mode_of = |w: &World| {
+        w.snapshot()
+            .scripts
+            .get(SCRIPT)
+            .expect("script uploaded")
+            .bindings[0]["json"]["mode"]
+            .as_str()
+            .map(str::to_owned)
+    };
+
+    let dry = w.expect(&["deploy-proxy", "--standby", "--dry-run"], 0);
+    assert!(dry.stdout.contains("(standby mode, "), "{}", dry.stdout);
+    let doc = w
+        .expect(&["deploy-proxy", "--standby", "--yes", "--json"], 0)
+        .json();
+    assert_eq!(
+        (doc["mode"].as_str(), &doc["verified"]),
+        (Some("standby"), &Value::Bool(true)),
+        "{doc:#}"
+    );
+    assert_eq!(mode_of(&w).as_deref(), Some("standby"));
+    let status = w.expect(&["status", "--json"], 0).json();
+    // A standby proxy is meant to stay while the platform is healthy.
+    assert_eq!(
+        (status["mode"].as_str(), status["action"].as_str()),
+        (Some("standby"), Some("none"))
+    );
+    let human = w.expect(&["status"], 0);
+    assert!(human.stdout.contains("Standby proxy"), "{}", human.stdout);
+
+    for (args, mode) in [
+        (&["deploy-proxy", "--yes", "--json"][..], "emergency"),
+        (
+            &["deploy-proxy", "--standby", "--yes", "--json"][..],
+            "standby",
+        ),
+    ] {
+        let switched = w.expect(args, 0).json();
+        let applied: Vec<&str> = switched["applied"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["description"].as_str().unwrap())
+            .collect();
+        assert_eq!(applied.len(), 1, "{switched:#}");
+        assert!(
+            applied[0].starts_with("upload Worker script"),
+            "{applied:?}"
+        );
+        assert_eq!(switched["mode"], mode);
+        assert_eq!(mode_of(&w).as_deref(), Some(mode));
+        let calls = w.mutating_calls();
+        let again = w.expect(args, 0).json();
+        assert_eq!(again["applied"].as_array().unwrap().len(), 0, "{again:#}");
+        assert_eq!(w.mutating_calls(), calls);
+        let routes = w
+            .snapshot()
+            .routes
+            .iter()
+            .filter(|r| r.pattern == "api.example.com/*")
+            .count();
+        assert_eq!(routes, 1);
+    }
+
+    let rb = w.expect(&["rollback", "--yes", "--json"], 0).json();
+    assert_eq!(
+        (rb["mode"].as_str(), &rb["verified"]),
+        (Some("standby"), &Value::Bool(true)),
+        "{rb:#}"
+    );
+    assert_eq!(w.snapshot(), before);
+    w.assert_no_canary();
+}

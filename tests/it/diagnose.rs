@@ -200,6 +200,10 @@ fn verdict(out: &Run, verdict: &str, action: &str, scope: &str, code: i32) -> Va
         want.push("dns_target");
         assert_eq!(keys(&doc["dns_target"]), ["name", "source"], "{doc:#}");
     }
+    if doc.get("proxy").is_some() {
+        want.push("proxy");
+        assert_eq!(keys(&doc["proxy"]), ["mode", "path"], "{doc:#}");
+    }
     want.extend(["checks", "started_at", "elapsed_ms"]);
     assert_eq!(keys(&doc), want);
     for check in doc["checks"].as_array().unwrap() {

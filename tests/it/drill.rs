@@ -284,6 +284,65 @@ fn drill_and_report_explain_what_is_missing() {
     check_refused(&["report", "--json"], 1, "failover.error/v1");
 }
 
+/// `drill --standby`: the standby Worker armed before the incident, requests flowing through the
+/// break and the recovery; none fails, and the path switches both ways with no command run.
+#[test]
+fn standby_drill_loses_no_request_and_switches_paths_by_itself() {
+    let Some(workerd) = workerd_binary() else {
+        return;
+    };
+    let dir = Scratch::new();
+    let tmp = Scratch::new();
+
+    let out = drill(
+        &dir,
+        tmp.path(),
+        &workerd,
+        &["drill", "--standby", "--yes", "--json"],
+    );
+    assert_eq!(
+        out.code, 0,
+        "stdout:\n{}\nstderr:\n{}",
+        out.stdout, out.stderr
+    );
+    let doc = out.json();
+    assert_eq!(doc["ok"], true, "{doc:#}");
+    let names: Vec<&str> = doc["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "healthy",
+            "arm",
+            "switch_direct",
+            "standby_direct",
+            "switch_platform",
+            "traffic",
+            "standby_healthy",
+            "rollback"
+        ]
+    );
+    stage(&doc, "healthy", Some("healthy"), Some("none"));
+    stage(&doc, "arm", None, None);
+    stage(&doc, "switch_direct", None, None);
+    stage(&doc, "standby_direct", Some("proxy_active"), Some("none"));
+    stage(&doc, "switch_platform", None, None);
+    stage(&doc, "traffic", None, None);
+    stage(&doc, "standby_healthy", Some("healthy"), Some("none"));
+    stage(&doc, "rollback", None, None);
+    let standby = &doc["standby"];
+    assert_eq!(standby["failed"], 0, "{standby:#}");
+    assert!(standby["get"].as_u64().unwrap() > 0, "{standby:#}");
+    assert!(standby["post"].as_u64().unwrap() > 0, "{standby:#}");
+    assert!(standby["switched_to_direct_ms"].is_u64(), "{standby:#}");
+    assert!(standby["switched_to_platform_ms"].is_u64(), "{standby:#}");
+    nothing_left(tmp.path(), doc["public_url"].as_str().unwrap());
+}
+
 /// `drill --watch`: the watch detects, deploys and rolls back; the document gives both spans
 /// (break -> verified proxy, recovery -> rollback) and the promise they are measured against.
 #[test]

@@ -11,6 +11,7 @@ mod interactive;
 mod manners;
 mod platforms;
 mod runbook;
+mod standby;
 mod support;
 mod tidy;
 mod watch;
