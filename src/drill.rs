@@ -791,14 +791,7 @@ impl Drill<'_> {
             Outcome {
                 pass: exit == Exit::Success && deployment.verification.verified == Some(true),
                 expected: "applied and verified".to_owned(),
-                observed: format!(
-                    "{} change(s) applied, verified: {}",
-                    deployment.applied.len(),
-                    deployment
-                        .verification
-                        .verified
-                        .map_or("skipped".to_owned(), |v| v.to_string())
-                ),
+                observed: applied(deployment.applied.len(), deployment.verification.verified),
                 diagnosis: None,
                 exit: Some(exit),
             },
@@ -959,12 +952,8 @@ impl Drill<'_> {
                     && running.is_empty(),
                 expected: "removed, verified, the Worker stopped at the edge".to_owned(),
                 observed: format!(
-                    "{} change(s) applied, verified: {}, Workers running at the edge: {}",
-                    rollback.applied.len(),
-                    rollback
-                        .verification
-                        .verified
-                        .map_or("skipped".to_owned(), |v| v.to_string()),
+                    "{}, Workers running at the edge: {}",
+                    applied(rollback.applied.len(), rollback.verification.verified),
                     running.len()
                 ),
                 diagnosis: None,
@@ -1002,6 +991,14 @@ async fn wait_for(
             return Some(event);
         }
     }
+}
+
+/// What a deploy or rollback stage saw: `N change(s) applied, verified: true|false|skipped`.
+pub(crate) fn applied(changes: usize, verified: Option<bool>) -> String {
+    format!(
+        "{changes} change(s) applied, verified: {}",
+        verified.map_or("skipped".to_owned(), |v| v.to_string())
+    )
 }
 
 fn verdict_name(v: Verdict) -> String {

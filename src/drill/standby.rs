@@ -197,14 +197,7 @@ impl Drill<'_> {
             Outcome {
                 pass: exit == Exit::Success && rollback.verification.verified == Some(true),
                 expected: "removed and verified".to_owned(),
-                observed: format!(
-                    "{} change(s) applied, verified: {}",
-                    rollback.applied.len(),
-                    rollback
-                        .verification
-                        .verified
-                        .map_or("skipped".to_owned(), |v| v.to_string())
-                ),
+                observed: super::applied(rollback.applied.len(), rollback.verification.verified),
                 diagnosis: None,
                 exit: Some(exit),
             },
