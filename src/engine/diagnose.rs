@@ -80,7 +80,12 @@ pub async fn run(
     for warning in &done.warnings {
         journal.append("warning", json!({ "message": warning }))?;
     }
-    record(journal, &done.diagnosis, done.elapsed_ms)?;
+    record(
+        journal,
+        &done.diagnosis,
+        done.elapsed_ms,
+        Default::default(),
+    )?;
     Ok(done)
 }
 
@@ -416,21 +421,29 @@ fn expect_status(report: &mut CheckReport, want: u16, observation: &Observation)
     }
 }
 
-pub(crate) fn record(journal: &Journal, d: &diagnose::Diagnosis, elapsed_ms: u64) -> Result<()> {
+/// Journals a diagnosis: each check, then the verdict with `extra` fields (a watch adds its
+/// cycle and the previous verdict).
+pub(crate) fn record(
+    journal: &Journal,
+    d: &diagnose::Diagnosis,
+    elapsed_ms: u64,
+    extra: serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
     for check in &d.checks {
         journal.append("check", serde_json::to_value(check)?)?;
     }
-    journal.append(
-        "verdict",
-        json!({
-            "verdict": d.verdict,
-            "action": d.action,
-            "scope": d.scope,
-            "summary": d.summary,
-            "dns_target": d.dns_target,
-            "elapsed_ms": elapsed_ms,
-        }),
-    )
+    let mut verdict = json!({
+        "verdict": d.verdict,
+        "action": d.action,
+        "scope": d.scope,
+        "summary": d.summary,
+        "dns_target": d.dns_target,
+        "elapsed_ms": elapsed_ms,
+    });
+    if let Some(fields) = verdict.as_object_mut() {
+        fields.extend(extra);
+    }
+    journal.append("verdict", verdict)
 }
 
 /// One spinner per running check, on a terminal only (the printer decides).

@@ -194,22 +194,10 @@ pub async fn run(
                 result: None,
             };
             // The checks are kept for the postmortem; the verdict is what the report reads.
-            for check in &d.checks {
-                journal.append("check", serde_json::to_value(check)?)?;
-            }
-            journal.append(
-                "verdict",
-                json!({
-                    "verdict": d.verdict,
-                    "action": d.action,
-                    "scope": d.scope,
-                    "summary": d.summary,
-                    "dns_target": d.dns_target,
-                    "elapsed_ms": done.elapsed_ms,
-                    "cycle": state.cycle,
-                    "previous": decision.previous,
-                }),
-            )?;
+            let mut extra = serde_json::Map::new();
+            extra.insert("cycle".into(), json!(state.cycle));
+            extra.insert("previous".into(), json!(decision.previous));
+            super::diagnose::record(journal, d, done.elapsed_ms, extra)?;
             sink(&event);
             if decision.notify {
                 dispatch.send(&event);
