@@ -66,6 +66,9 @@ const PATH_HEADER = "x-failover-path";
 // Until when (ms) the platform path is skipped after it failed: shared by every request of the
 // isolate, so an outage costs one failed attempt per cool-down, not one per request.
 let platformDownUntil = 0;
+// Since when (ms) the platform path has been sent a request and answered none (0: it answered
+// since the last was sent). See viaPlatform.
+let platformQuietSince = 0;
 
 export default {
   fetch(request) {
@@ -114,48 +117,64 @@ async function viaPlatformKept(request, pathAndQuery) {
   return viaPlatform(request, pathAndQuery, body, true);
 }
 
-// One attempt through the platform path. `replayable`: the request can be sent again to the
-// direct origin(s) when the edge says no server got it (no body, or a body kept in memory).
-async function viaPlatform(request, pathAndQuery, body, replayable) {
-  const controller = new AbortController();
-  // A request that can go elsewhere waits `attempt_timeout_ms` for the platform's headers; one
-  // that cannot waits `timeout_ms`, as it would for an origin.
-  const idempotentRetry = replayable && body === null && IDEMPOTENT.has(request.method.toUpperCase());
-  const wait = idempotentRetry ? CONFIG.attempt_timeout_ms : CONFIG.timeout_ms;
-  let timer = null;
-  let waiting = true;
-  if (body === null || replayable) {
-    timer = setTimeout(abort, wait, controller);
-  } else {
-    // A streamed upload: the wait starts once it is all sent, as for an origin.
-    body = sentThen(request, body, () => {
-      if (waiting) timer = setTimeout(abort, wait, controller);
-    });
+// One attempt through the platform path: one fetch, as a bare Worker would make, and nothing
+// more while the path is healthy. `replayable`: the request can be sent again to the direct
+// origin(s) when the edge says no server got it (no body, or a body kept in memory).
+//
+// No timer of its own: a timer on every request costs about as much again as the rest of the
+// Worker (docs/standby.md), and the edge bounds this wait already (Cloudflare answers 522 when
+// it cannot connect and 524 when the origin accepted and did not answer). What a timer would
+// catch sooner, a path that takes requests and answers none, shows without one: a request
+// that finds the path silent for `attempt_timeout_ms` since the oldest request still
+// unanswered trips the breaker and goes direct itself, and so does every request after it
+// until the cool-down ends.
+function viaPlatform(request, pathAndQuery, body, replayable) {
+  const now = Date.now();
+  if (platformQuietSince === 0) {
+    platformQuietSince = now;
+  } else if (now - platformQuietSince > CONFIG.attempt_timeout_ms) {
+    platformQuietSince = 0;
+    platformFailed("the platform path answered nothing for " + CONFIG.attempt_timeout_ms + " ms");
+    // Nothing was sent, so any request may go, its body as it stands.
+    return direct(replayable ? replayRequest(request, body) : request, pathAndQuery);
   }
-  const init = { method: request.method, headers: request.headers, redirect: "manual", signal: controller.signal };
-  if (body !== null) init.body = body;
-  let response;
-  try {
-    response = await fetch(new Request(PUBLIC_ORIGIN + pathAndQuery, init));
-  } catch (err) {
-    const timedOut = controller.signal.aborted;
-    platformFailed(timedOut ? "the platform path did not answer in time" : "the platform path failed: " + String((err && err.message) || err));
-    if (body === null && (!timedOut || idempotentRetry)) return direct(request, pathAndQuery);
-    if (timedOut) return marked(gatewayTimeout(), "platform");
-    return marked(badGateway("the platform path failed and may have received the request, so it was not sent again"), "platform");
-  } finally {
-    waiting = false;
-    clearTimeout(timer);
-  }
-  if (EDGE_FAILED.has(response.status)) {
-    platformFailed("the platform path answered " + response.status + " at the edge");
-    if (replayable) {
-      discard(response);
-      return direct(replayRequest(request, body), pathAndQuery);
+  const init = { method: request.method, headers: request.headers, redirect: "manual" };
+  let upload = null;
+  if (body !== null) {
+    if (replayable) init.body = body;
+    else {
+      upload = watchedUpload(request, body, noop);
+      init.body = upload.stream;
     }
   }
-  return platformResponse(response);
+  let pending;
+  try {
+    pending = fetch(new Request(PUBLIC_ORIGIN + pathAndQuery, init));
+  } catch (err) {
+    pending = Promise.reject(err);
+  }
+  return pending.then(
+    (response) => {
+      platformQuietSince = 0;
+      if (!EDGE_FAILED.has(response.status)) return platformResponse(response);
+      platformFailed("the platform path answered " + response.status + " at the edge");
+      if (!replayable) return platformResponse(response);
+      discard(response);
+      return direct(replayRequest(request, body), pathAndQuery);
+    },
+    (err) => {
+      platformQuietSince = 0;
+      if (upload !== null && upload.failed) return marked(clientBodyFailed(upload.error), "platform");
+      platformFailed("the platform path failed: " + String((err && err.message) || err));
+      // A thrown fetch says nothing of whether a server got the request, so only a request
+      // without a body goes to the direct origin(s).
+      if (body === null) return direct(request, pathAndQuery);
+      return marked(badGateway("the platform path failed and may have received the request, so it was not sent again"), "platform");
+    },
+  );
 }
+
+function noop() {}
 
 // A request to send to the direct origin(s) again, its kept body included.
 function replayRequest(request, body) {
@@ -181,8 +200,9 @@ function platformResponse(response) {
     return new Response(null, { status: 101, statusText: response.statusText, headers, webSocket: response.webSocket });
   }
   const out = new Response(NULL_BODY_STATUS.has(response.status) ? null : response.body, response);
-  out.headers.set(CONFIG.marker_header, CONFIG.script_name);
-  out.headers.set(PATH_HEADER, "platform");
+  const headers = out.headers;
+  headers.set(CONFIG.marker_header, CONFIG.script_name);
+  headers.set(PATH_HEADER, "platform");
   return out;
 }
 
@@ -238,60 +258,124 @@ async function fetchKept(request, pathAndQuery, origins) {
   return fetchRacing(request, pathAndQuery, origins, body);
 }
 
-// One origin, one attempt, at most `timeout_ms` until its response headers.
-async function fetchOnce(request, pathAndQuery, origin, body) {
-  const controller = new AbortController();
-  let timer = null;
-  let waiting = true;
-  if (body === null) {
-    timer = setTimeout(abort, CONFIG.timeout_ms, controller);
-  } else {
-    // No timer may start once the wait is over: an origin may answer before the upload ends.
-    body = sentThen(request, body, () => {
-      if (waiting) timer = setTimeout(abort, CONFIG.timeout_ms, controller);
-    });
-  }
-  let response;
-  try {
-    response = await fetch(upstreamRequest(request, pathAndQuery, origin, body, controller.signal));
-  } catch (err) {
-    if (controller.signal.aborted) {
+// One origin, one attempt, at most `timeout_ms` until its response headers: then 504.
+//
+// The bound is one timer, neither cleared nor tied to the fetch by an abort signal: both cost
+// as much again on every request (see docs/worker.md), and neither is needed. A timer that
+// fires once the headers are in does nothing, so nothing ever cuts a started response; a fetch
+// still waiting when the 504 goes out is dropped by the runtime with the request itself (a test
+// watches the hung origin's connection close).
+function fetchOnce(request, pathAndQuery, origin, body) {
+  return new Promise((resolve) => {
+    let waiting = true;
+    const timedOut = () => {
+      if (!waiting) return;
+      waiting = false;
       markFailed(origin);
-      return gatewayTimeout();
-    }
-    logFailure(origin, err);
+      resolve(gatewayTimeout());
+    };
+    let upload = null;
     if (body === null) {
-      markFailed(origin);
-      return badGateway("the origin could not be reached");
+      setTimeout(timedOut, CONFIG.timeout_ms);
+    } else {
+      // No timer may start once the wait is over: an origin may answer before the upload ends.
+      upload = watchedUpload(request, body, () => {
+        if (waiting) setTimeout(timedOut, CONFIG.timeout_ms);
+      });
     }
-    // The runtime reports a client's body that breaks off and an origin that fails as the same
-    // error, and a body read in a pipe would hide the client's failure as a short body, so
-    // neither side is blamed, and the origin is not put to cool down on this evidence alone.
-    return badGateway("the origin could not be reached, or the request body did not arrive whole");
-  } finally {
-    waiting = false;
-    clearTimeout(timer);
-  }
-  if (RETRY_STATUS.has(response.status)) markFailed(origin);
-  else if (COOLING.size !== 0) COOLING.delete(origin.base);
-  return clientResponse(response, origin);
+    const answered = (response) => {
+      if (!waiting) {
+        discard(response);
+        return;
+      }
+      waiting = false;
+      if (RETRY_STATUS.has(response.status)) markFailed(origin);
+      else if (COOLING.size !== 0) COOLING.delete(origin.base);
+      resolve(clientResponse(response, origin));
+    };
+    const failed = (err) => {
+      if (!waiting) return;
+      waiting = false;
+      if (upload !== null && upload.failed) {
+        resolve(clientBodyFailed(upload.error));
+        return;
+      }
+      logFailure(origin, err);
+      if (upload !== null && !upload.watched) {
+        // See watchedUpload: an unsized body's failure and the origin's look the same, so
+        // neither side is blamed, and the origin is not put to cool down on this alone.
+        resolve(badGateway("the origin could not be reached, or the request body did not arrive whole"));
+        return;
+      }
+      markFailed(origin);
+      resolve(badGateway("the origin could not be reached"));
+    };
+    try {
+      fetch(upstreamRequest(request, pathAndQuery, origin, upload === null ? null : upload.stream, null)).then(answered, failed);
+    } catch (err) {
+      failed(err);
+    }
+  });
 }
 
-// The body to send, and `sent` called once it is all sent: the wait for response headers
-// starts then, since an origin answers an upload only once it has it all, and a long upload
-// is not a hung origin. A body of declared length is piped through a FixedLengthStream
-// (natively, as fast as handing it on, and its length still enforced), whose pipe tells when it
-// is done. An unsized (chunked) one is handed on as it is and its wait starts at once: a pipe
-// would pass a chunked body that breaks off on to the origin as a shorter, complete one.
-function sentThen(request, body, sent) {
-  const declared = request.headers.get("content-length");
-  if (declared === null || !/^[0-9]+$/.test(declared)) {
+// The client's body as an upstream gets it, read here so that its failure is known as the
+// client's: `failed` (and `error`) once reading it from the client failed, or it ended short of
+// its Content-Length; the stream then fails too, so the upstream never takes a cut body for a
+// whole one. `sent` is called once all of it has been read and passed on: the wait for
+// response headers starts then, since an origin answers an upload only once it has it all, and
+// a long upload is not a hung origin. The body goes on through a FixedLengthStream, so the
+// upstream still gets its Content-Length. One chunk is read per pull, so memory stays flat
+// whatever the size.
+//
+// An unsized (chunked) body is handed on as it is (`watched` false) and its wait starts at
+// once. The runtime lets the Worker read a chunked body that breaks off or is malformed as a
+// shorter, complete one (only its own pipe to the upstream sees the break), so watching it here
+// would pass a cut body on as whole; unwatched, the upstream fetch fails instead, but the
+// runtime then reports the client's failure and the origin's as the same error.
+function watchedUpload(request, body, sent) {
+  const upload = { stream: body, watched: false, failed: false, error: null };
+  const header = request.headers.get("content-length");
+  if (header === null || !/^[0-9]+$/.test(header)) {
     sent();
-    return body;
+    return upload;
   }
-  const fixed = new FixedLengthStream(Number(declared));
-  body.pipeTo(fixed.writable).then(sent, () => {});
-  return fixed.readable;
+  const declared = Number(header);
+  upload.watched = true;
+  const reader = body.getReader();
+  let received = 0;
+  const clientFailed = (controller, err) => {
+    upload.failed = true;
+    upload.error = err;
+    controller.error(err);
+  };
+  const watched = new ReadableStream(
+    {
+      pull(controller) {
+        return reader.read().then(
+          ({ done, value }) => {
+            if (!done) {
+              received += value.byteLength;
+              controller.enqueue(value);
+            } else if (received !== declared) {
+              clientFailed(controller, new Error("the body ended after " + received + " of its " + declared + " bytes"));
+            } else {
+              controller.close();
+              sent();
+            }
+          },
+          (err) => clientFailed(controller, err),
+        );
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  const fixed = new FixedLengthStream(declared);
+  watched.pipeTo(fixed.writable).catch(() => {});
+  upload.stream = fixed.readable;
+  return upload;
 }
 
 // Several origins for an idempotent request (its body, if any, held in memory): see
@@ -401,17 +485,14 @@ function markFailed(origin) {
   COOLING.set(origin.base, Date.now() + CONFIG.cooldown_ms);
 }
 
-function abort(controller) {
-  controller.abort();
-}
-
 function discard(response) {
   if (response.body) response.body.cancel().catch(() => {});
 }
 
 // The upstream request copies the client's headers once; they are edited in place.
 function upstreamRequest(request, pathAndQuery, origin, body, signal) {
-  const init = { method: request.method, headers: request.headers, redirect: "manual", signal };
+  const init = { method: request.method, headers: request.headers, redirect: "manual" };
+  if (signal !== null) init.signal = signal;
   if (body !== null) init.body = body;
   const upstream = new Request(origin.base + pathAndQuery, init);
   forwardHeaders(upstream.headers, request.headers);

@@ -57,6 +57,7 @@ struct Shared {
     failing: AtomicBool,
     stalled: AtomicBool,
     hits: AtomicU64,
+    stalled_now: AtomicU64,
     sse_gate: Semaphore,
     held_gate: Semaphore,
 }
@@ -81,6 +82,7 @@ impl OriginHandle {
             failing: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             hits: AtomicU64::new(0),
+            stalled_now: AtomicU64::new(0),
             sse_gate: Semaphore::new(0),
             held_gate: Semaphore::new(0),
         });
@@ -119,6 +121,12 @@ impl OriginHandle {
         self.shared.hits.load(Ordering::SeqCst)
     }
 
+    /// Requests held unanswered by the stall right now: one leaves the count when whoever sent
+    /// it gives up and closes the connection.
+    pub fn stalled_now(&self) -> u64 {
+        self.shared.stalled_now.load(Ordering::SeqCst)
+    }
+
     /// Lets one request to `/held` be answered.
     pub fn release_held(&self) {
         self.shared.held_gate.add_permits(1);
@@ -147,10 +155,28 @@ fn router(shared: Arc<Shared>) -> Router {
         .with_state(shared)
 }
 
+/// One in a count for as long as it lives.
+struct Counted<'a>(&'a AtomicU64);
+
+impl<'a> Counted<'a> {
+    fn enter(count: &'a AtomicU64) -> Counted<'a> {
+        count.fetch_add(1, Ordering::SeqCst);
+        Counted(count)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Counts the hit, applies the failure switch, answers CORS, labels the response.
 async fn common(State(s): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     s.hits.fetch_add(1, Ordering::SeqCst);
     if s.stalled.load(Ordering::SeqCst) {
+        // Counted while held: the server drops this future when the connection closes.
+        let _held = Counted::enter(&s.stalled_now);
         std::future::pending::<()>().await;
     }
     let cors_origin = req.headers().get(header::ORIGIN).cloned();

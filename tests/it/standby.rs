@@ -5,6 +5,7 @@
 //! reached as it is.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,12 +31,16 @@ enum Platform {
     Edge(u16),
     /// The connection closes with no answer: the Worker's fetch throws.
     Dropped,
+    /// The request is taken and left unanswered until the test lets the edge give up on it
+    /// (Cloudflare's 524): a hung platform path.
+    Hung,
 }
 
 struct Rig {
     platform_origin: OriginHandle,
     direct: OriginHandle,
     platform: Arc<Mutex<Platform>>,
+    hung: Arc<HungGate>,
     runtime: Workerd,
     client: reqwest::Client,
     _egress: tokio::task::JoinHandle<()>,
@@ -47,7 +52,12 @@ impl Rig {
         let platform_origin = OriginHandle::start("platform").await.unwrap();
         let direct = OriginHandle::start("direct").await.unwrap();
         let platform = Arc::new(Mutex::new(Platform::Healthy));
-        let (egress, egress_addr) = egress(platform.clone(), platform_origin.addr()).await;
+        let hung = Arc::new(HungGate {
+            held: AtomicU64::new(0),
+            gate: tokio::sync::Semaphore::new(0),
+        });
+        let (egress, egress_addr) =
+            egress(platform.clone(), platform_origin.addr(), hung.clone()).await;
         let mut spec = WorkerSpec::with_defaults(
             worker::script_name(PUBLIC_HOST),
             format!("http://{PUBLIC_HOST}"),
@@ -71,6 +81,7 @@ impl Rig {
             platform_origin,
             direct,
             platform,
+            hung,
             runtime,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -124,11 +135,18 @@ impl Rig {
     }
 }
 
+/// Requests the hung platform path holds, and the gate that lets the edge give up on them.
+struct HungGate {
+    held: AtomicU64,
+    gate: tokio::sync::Semaphore,
+}
+
 /// The egress stand-in: the public host is the platform path, in the state `platform` holds;
 /// any other host is an origin on loopback, reached as it is.
 async fn egress(
     platform: Arc<Mutex<Platform>>,
     platform_addr: SocketAddr,
+    hung: Arc<HungGate>,
 ) -> (tokio::task::JoinHandle<()>, SocketAddr) {
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
@@ -141,9 +159,11 @@ async fn egress(
                 return;
             };
             let platform = platform.clone();
+            let hung = hung.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let state = *platform.lock().unwrap();
+                    let hung = hung.clone();
                     async move {
                         let host = req
                             .headers()
@@ -168,6 +188,15 @@ async fn egress(
                             // An error from the service makes hyper close the connection
                             // without an answer.
                             Platform::Dropped => Err(std::io::Error::other("dropped")),
+                            Platform::Hung => {
+                                hung.held.fetch_add(1, Ordering::SeqCst);
+                                hung.gate.acquire().await.unwrap().forget();
+                                Ok(axum::http::Response::builder()
+                                    .status(524)
+                                    .header("server", "cloudflare")
+                                    .body(Body::from("error code: 524\n"))
+                                    .unwrap())
+                            }
                         }
                     }
                 });
@@ -272,6 +301,89 @@ async fn a_body_is_replayed_only_when_no_server_got_it() {
     let (status, path, _) = rig.send(post.clone(), "/status/503", small).await;
     assert_eq!((status, path.as_str()), (503, "platform"));
     assert_eq!(rig.hits(), (3, 1));
+}
+
+/// A platform path that takes requests and answers none trips the breaker with no timer: the
+/// first request to find it silent for longer than `attempt_timeout_ms` goes direct, body and
+/// all (nothing was sent yet), and so does every request in the cool-down. The request already
+/// held gets the edge's own answer when the edge gives up (Cloudflare's 524), not a second
+/// delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_platform_path_trips_the_breaker() {
+    let Some(rig) = Rig::start(|s| {
+        s.attempt_timeout_ms = 200;
+        s.cooldown_ms = 600_000;
+        s.retry_body_limit = 4;
+    })
+    .await
+    else {
+        return;
+    };
+    rig.set(Platform::Hung);
+    let held = rig
+        .client
+        .get(rig.url("/echo"))
+        .header("host", PUBLIC_HOST)
+        .send();
+    let held = tokio::spawn(held);
+    tokio::time::timeout(GUARD, async {
+        while rig.hung.held.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .unwrap();
+    // Longer than attempt_timeout_ms since the held request was sent, and nothing answered.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let (status, path, body) = rig.get("/echo").await;
+    assert_eq!(
+        (status, path.as_str(), origin_of(&body).as_str()),
+        (200, "direct", "direct")
+    );
+    for body in ["kept", "streamed"] {
+        let (status, path, text) = rig.send(reqwest::Method::POST, "/echo", body).await;
+        assert_eq!((status, path.as_str()), (200, "direct"), "{body}: {text}");
+        let echo: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(echo["body"].as_str(), Some(body));
+    }
+    assert_eq!(rig.hung.held.load(Ordering::SeqCst), 1);
+    rig.hung.gate.add_permits(1);
+    let r = tokio::time::timeout(GUARD, held)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.status(), 524);
+    assert_eq!(r.headers()[PATH_HEADER], "platform");
+    assert_eq!(rig.hits(), (0, 3));
+}
+
+/// A request body that breaks off on the client's side is the client's 400 on the platform path,
+/// whether it was kept for a replay or streamed, and never sends anything to the direct origin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_request_body_is_the_clients_400_in_standby() {
+    for limit in [1024, 4] {
+        let Some(rig) = Rig::start(|s| s.retry_body_limit = limit).await else {
+            return;
+        };
+        let request = format!(
+            "POST /upload HTTP/1.1\r\nHost: {PUBLIC_HOST}\r\nContent-Length: 100\r\n\r\n0123456789"
+        );
+        let (head, body) = crate::worker::raw_half_closed(rig.runtime.addr(), &request).await;
+        assert!(
+            head.starts_with("http/1.1 400"),
+            "limit {limit}: {head}\n{body}"
+        );
+        assert!(
+            head.contains(&format!("{PATH_HEADER}: platform")),
+            "limit {limit}: {head}"
+        );
+        assert!(
+            body.starts_with("400 Bad Request: the request body did not arrive whole"),
+            "limit {limit}: {body}"
+        );
+        assert_eq!(rig.direct.hits(), 0, "limit {limit}");
+    }
 }
 
 /// After a failure the platform path is skipped for the cool-down, large bodies included.

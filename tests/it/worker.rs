@@ -794,7 +794,14 @@ async fn a_slow_request_on_two_origins_takes_the_first_answer() {
 /// bound only the wait for headers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_started_response_outlives_the_timeouts() {
-    let Some(rig) = Rig::start_with(2, |s| {
+    // One origin (a single attempt) and two (the race between origins).
+    for origins in [1, 2] {
+        a_started_response_outlives_the_timeouts_with(origins).await;
+    }
+}
+
+async fn a_started_response_outlives_the_timeouts_with(origins: usize) {
+    let Some(rig) = Rig::start_with(origins, |s| {
         s.timeout_ms = 200;
         s.attempt_timeout_ms = 100;
     })
@@ -822,7 +829,8 @@ async fn a_started_response_outlives_the_timeouts() {
         }
         seen = now;
     }
-    assert_eq!(r_origin_hits(&rig), (1, 0));
+    assert_eq!(rig.origins[0].hits(), 1);
+    assert!(rig.origins.iter().skip(1).all(|o| o.hits() == 0));
 }
 
 fn r_origin_hits(rig: &Rig) -> (u64, u64) {
@@ -874,25 +882,34 @@ async fn spoofable_forwarding_headers_never_reach_the_origin() {
 }
 
 /// A request whose body breaks off on the client's side (shorter than its Content-Length, then
-/// the connection half-closed) is never reported as the origin's failure: a 400 when the Worker
-/// reads the body itself (kept for a second origin); where it streams on, the runtime cannot
-/// tell the two apart and the 502 says so. The origin is not put to cool down either way.
+/// the connection half-closed) is a 400, never reported as the origin's failure, whether the
+/// Worker keeps the body for a second origin or streams it to one. A chunked body cut the same
+/// way, or with a chunk size that is not hex, cannot be told from an origin's failure in this
+/// runtime (docs/worker.md): its 502 names both causes. The origin is not put to cool down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_request_body_is_not_blamed_on_the_origin() {
+    const SHORT: &str = "Content-Length: 100\r\n\r\n0123456789";
+    const CUT_CHUNK: &str = "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n14\r\nbroken";
+    const BAD_CHUNK: &str = "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nbroken";
+    const BOTH: &str = "502 Bad Gateway: the origin could not be reached, or the request body did not arrive whole";
+    const CLIENTS: &str = "400 Bad Request: the request body did not arrive whole";
+    // (origins, method, framing and body, answer): kept for a second origin (PUT, two
+    // origins), streamed to one (POST), unsized.
     let table = [
-        (2, "PUT", "400", "the request body did not arrive whole"),
-        (1, "POST", "502", "or the request body did not arrive whole"),
-        (2, "POST", "502", "or the request body did not arrive whole"),
+        (2, "PUT", SHORT, CLIENTS),
+        (1, "POST", SHORT, CLIENTS),
+        (2, "POST", SHORT, CLIENTS),
+        (1, "POST", CUT_CHUNK, BOTH),
+        (2, "PUT", BAD_CHUNK, BOTH),
     ];
-    for (origins, method, status, says) in table {
+    for (origins, method, framed, says) in table {
         let Some(rig) = Rig::start(origins).await else {
             return;
         };
-        let request = format!(
-            "{method} /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789"
-        );
+        let request = format!("{method} /upload HTTP/1.1\r\nHost: a\r\n{framed}");
         let (head, body) = raw_half_closed(rig.runtime.addr(), &request).await;
-        let case = format!("{method} with {origins} origin(s)");
+        let case = format!("{method} with {origins} origin(s), {framed:?}");
+        let status = &says[..3];
         assert!(
             head.starts_with(&format!("http/1.1 {status}")),
             "{case}: {head}\n{body}"
@@ -901,10 +918,31 @@ async fn a_broken_request_body_is_not_blamed_on_the_origin() {
             head.contains(&format!("{MARKER_HEADER}: {SCRIPT}")),
             "{case}: {head}"
         );
-        assert!(body.contains(says), "{case}: {body}");
+        assert!(body.starts_with(says), "{case}: {body}");
         let r = rig.get("/after").await;
         assert_eq!(r.headers()["x-origin"], "primary", "{case}");
     }
+}
+
+/// A hung origin costs the proxy nothing once the 504 is out: the request to it is dropped, and
+/// its connection closed, with the client's request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_origin_is_let_go_with_the_504() {
+    let Some(rig) = Rig::start_with(1, |s| s.timeout_ms = 1000).await else {
+        return;
+    };
+    rig.origins[0].set_stalled(true);
+    let r = rig.get("/hung").await;
+    assert_eq!(r.status(), 504);
+    assert_eq!(rig.origins[0].hits(), 1);
+    assert_eq!(marker(&r), Some(SCRIPT));
+    tokio::time::timeout(GUARD, async {
+        while rig.origins[0].stalled_now() != 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the proxy kept the hung origin's request open after its 504");
 }
 
 /// The wait for response headers starts once the request body is sent: an upload that takes
@@ -1022,7 +1060,7 @@ async fn upload_reading_early(addr: std::net::SocketAddr, head: String, body: Ve
 }
 
 /// Sends raw bytes, closes the sending half, and returns the response head and body.
-async fn raw_half_closed(addr: std::net::SocketAddr, request: &str) -> (String, String) {
+pub(crate) async fn raw_half_closed(addr: std::net::SocketAddr, request: &str) -> (String, String) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(request.as_bytes()).await.unwrap();
     s.shutdown().await.unwrap();
