@@ -149,7 +149,7 @@ function viaPlatform(request, pathAndQuery, body, replayable) {
   }
   let pending;
   try {
-    pending = fetch(new Request(PUBLIC_ORIGIN + pathAndQuery, init));
+    pending = fetch(PUBLIC_ORIGIN + pathAndQuery, init);
   } catch (err) {
     pending = Promise.reject(err);
   }
@@ -193,13 +193,14 @@ async function direct(request, pathAndQuery) {
 
 // The platform's answer as it came (it already speaks for the public host), marked.
 function platformResponse(response) {
-  if (response.status === 101) {
+  const status = response.status;
+  if (status === 101) {
     const headers = new Headers(response.headers);
     headers.set(CONFIG.marker_header, CONFIG.script_name);
     headers.set(PATH_HEADER, "platform");
     return new Response(null, { status: 101, statusText: response.statusText, headers, webSocket: response.webSocket });
   }
-  const out = new Response(NULL_BODY_STATUS.has(response.status) ? null : response.body, response);
+  const out = new Response(NULL_BODY_STATUS.has(status) ? null : response.body, response);
   const headers = out.headers;
   headers.set(CONFIG.marker_header, CONFIG.script_name);
   headers.set(PATH_HEADER, "platform");
