@@ -7,7 +7,12 @@
 //! Run: `npm install && cargo bench --bench worker`; options after `--`: `--requests N` (per
 //! target and round at concurrency 50; a fifth of it at 1), `--rounds R` (default 24),
 //! `--epochs E` (sets of fresh runtimes the rounds are spread over, default 4), `--template PATH`
-//! (measure another template as "ours").
+//! (measure another template as "ours"), `--upload-mb M` (the size of the uploads measured at
+//! the end, default 100; 0 skips them).
+//!
+//! Last, uploads: M MB with a declared length, POSTed through bare, ours and standby (which
+//! read a sized body themselves, to tell a client's broken body from an origin's failure),
+//! three times each, alternating; prints MB/s and the ratios to bare.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,6 +42,7 @@ fn main() -> Result<()> {
     let mut rounds: usize = 24;
     let mut epochs: usize = 4;
     let mut template: Option<String> = None;
+    let mut upload_mb: u64 = 100;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -44,6 +50,7 @@ fn main() -> Result<()> {
             "--rounds" => rounds = args.next().context("--rounds R")?.parse()?,
             "--epochs" => epochs = args.next().context("--epochs E")?.parse()?,
             "--template" => template = Some(args.next().context("--template PATH")?),
+            "--upload-mb" => upload_mb = args.next().context("--upload-mb M")?.parse()?,
             // cargo bench passes --bench; anything else is not ours to judge.
             _ => {}
         }
@@ -60,7 +67,14 @@ fn main() -> Result<()> {
         }
         None => worker::TEMPLATE.to_owned(),
     };
-    rt.block_on(bench(requests, rounds.max(1), epochs, &template, pinned))
+    rt.block_on(bench(
+        requests,
+        rounds.max(1),
+        epochs,
+        &template,
+        pinned,
+        upload_mb,
+    ))
 }
 
 async fn bench(
@@ -69,6 +83,7 @@ async fn bench(
     epochs: usize,
     template: &str,
     pinned: bool,
+    upload_mb: u64,
 ) -> Result<()> {
     let bin = workerd::locate(std::env::var("FAILOVER_WORKERD").ok().as_deref())?;
     let origin = OriginHandle::start("bench").await?;
@@ -208,8 +223,63 @@ async fn bench(
             r.rps, r.p50, r.p99, r.cpu
         );
     }
+    if upload_mb > 0 {
+        let runtimes = [bare_src.as_str(), ours_src.as_str(), standby_src.as_str()]
+            .iter()
+            .map(|s| start(s))
+            .collect::<Result<Vec<_>>>()?;
+        for w in &runtimes {
+            let _ = pin(w.pid(), WORKERD_CPU);
+        }
+        let bytes = upload_mb * 1_000_000;
+        let body = axum::body::Bytes::from(
+            (0..bytes)
+                .map(failover::sandbox::origin::pattern_byte)
+                .collect::<Vec<u8>>(),
+        );
+        let mut mbps: [Vec<f64>; 3] = Default::default();
+        for _ in 0..3 {
+            for (i, w) in runtimes.iter().enumerate() {
+                mbps[i].push(upload(&w.url(), body.clone()).await? / 1e6);
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let [bare, ours, standby] = mbps.each_mut().map(median);
+        println!();
+        println!(
+            "upload of {upload_mb} MB, median of 3: bare {bare:.0} MB/s, ours {ours:.0} MB/s ({:.3} of bare), standby {standby:.0} MB/s ({:.3} of bare)",
+            ours / bare,
+            standby / bare
+        );
+    }
     drop(origin);
     Ok(())
+}
+
+/// One POST of `body` (with its length) to the origin's `/upload`, which checks every byte;
+/// returns bytes per second.
+async fn upload(base: &str, body: axum::body::Bytes) -> Result<f64> {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(600))
+        .build()?;
+    let len = body.len() as f64;
+    let started = Instant::now();
+    let r = client
+        .post(format!("{base}/upload"))
+        .body(body)
+        .send()
+        .await?;
+    let status = r.status();
+    let got: serde_json::Value = r.json().await?;
+    anyhow::ensure!(
+        status == 200 && got["intact"] == true && got["bytes"].as_f64() == Some(len),
+        "{base}/upload answered {status}: {got}"
+    );
+    Ok(len / started.elapsed().as_secs_f64())
 }
 
 fn ms(d: Duration) -> f64 {
