@@ -227,8 +227,8 @@ function marked(response, path) {
 //   or answers 502/503/504, and also starts it when one sends no headers within
 //   `attempt_timeout_ms`, without stopping the slow one: the first response headers win and
 //   the rest are aborted. After `timeout_ms` in all, 504.
-// - Once response headers are in, nothing cuts the response: the timers only ever abort a
-//   fetch that has not answered.
+// - Once response headers are in, nothing cuts the response: the timers only ever end a wait
+//   for headers (and, in a race, abort the attempts that lost).
 //
 // Not itself async: the common case hands back fetchOnce's promise as it is, with no promise
 // and no turn of the event loop of its own.
