@@ -481,6 +481,18 @@ impl Drill<'_> {
     }
 
     /// Runs `failover diagnose` and checks its verdict and action.
+    /// The last stage of every story: back on the normal path, with nothing of the proxy left.
+    async fn healthy_again(&mut self, stage: usize) -> Result<bool> {
+        self.announce(
+            stage,
+            "Healthy again",
+            "Back on the normal path, with nothing of the proxy left behind.",
+            Some("failover diagnose"),
+        )?;
+        self.diagnose("healthy_again", (Verdict::Healthy, Action::None))
+            .await
+    }
+
     async fn diagnose(&mut self, name: &'static str, want: (Verdict, Action)) -> Result<bool> {
         let started = Instant::now();
         let journal = Journal::open(self.state_dir, "diagnose")?;
@@ -626,14 +638,7 @@ impl Drill<'_> {
         if !played? {
             return Ok(false);
         }
-        self.announce(
-            6,
-            "Healthy again",
-            "Back on the normal path, with nothing of the proxy left behind.",
-            Some("failover diagnose"),
-        )?;
-        self.diagnose("healthy_again", (Verdict::Healthy, Action::None))
-            .await
+        self.healthy_again(6).await
     }
 
     async fn watched_story(
@@ -964,14 +969,7 @@ impl Drill<'_> {
             return Ok(false);
         }
 
-        self.announce(
-            8,
-            "Healthy again",
-            "Back on the normal path, with nothing of the proxy left behind.",
-            Some("failover diagnose"),
-        )?;
-        self.diagnose("healthy_again", (Verdict::Healthy, Action::None))
-            .await
+        self.healthy_again(8).await
     }
 }
 

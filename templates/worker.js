@@ -164,14 +164,11 @@ function viaPlatform(request, pathAndQuery, body, replayable) {
     },
     (err) => {
       platformQuietSince = 0;
-      // A thrown fetch says nothing of whether a server got the request, so only a request
-      // without a body goes to the direct origin(s).
-      if (body === null) {
-        platformFailed("the platform path failed: " + String((err && err.message) || err));
-        return direct(request, pathAndQuery);
-      }
       if (upload !== null && upload.failed) return marked(clientBodyFailed(err), "platform");
       platformFailed("the platform path failed: " + String((err && err.message) || err));
+      // A thrown fetch says nothing of whether a server got the request, so only a request
+      // without a body goes to the direct origin(s).
+      if (body === null) return direct(request, pathAndQuery);
       return marked(badGateway("the platform path failed and may have received the request, so it was not sent again"), "platform");
     },
   );
@@ -365,7 +362,9 @@ async function pumpUpload(body, writable, declared, upload) {
   for (;;) {
     let chunk;
     try {
-      chunk = await reader.readAtLeast(Math.min(UPLOAD_READ_AT_LEAST, declared - received || 1), new Uint8Array(UPLOAD_CHUNK));
+      // At least one byte is asked for even when all have come, so that the end shows.
+      const atLeast = Math.max(1, Math.min(UPLOAD_READ_AT_LEAST, declared - received));
+      chunk = await reader.readAtLeast(atLeast, new Uint8Array(UPLOAD_CHUNK));
       if (chunk.done && received !== declared) throw new Error("the body ended after " + received + " of its " + declared + " bytes");
     } catch (err) {
       upload.failed = true;

@@ -284,22 +284,8 @@ async fn change(
             super::deploy::run(quiet, settings, &journal, &opts)
                 .await
                 .map(|(doc, exit)| {
-                    let verified = doc.verification.verified == Some(true);
-                    (
-                        exit,
-                        verified,
-                        format!(
-                            "{} in front of {}: {} change(s) applied, {}",
-                            doc.script,
-                            doc.host,
-                            doc.applied.len(),
-                            if verified {
-                                "verified through the public URL"
-                            } else {
-                                "NOT verified through the public URL"
-                            }
-                        ),
-                    )
+                    let what = format!("{} in front of {}", doc.script, doc.host);
+                    summarize(exit, what, doc.applied.len(), &doc.verification)
                 })
         }
         Act::Rollback => {
@@ -307,22 +293,8 @@ async fn change(
             super::rollback::run(quiet, settings, &journal, &opts)
                 .await
                 .map(|(doc, exit)| {
-                    let verified = doc.verification.verified == Some(true);
-                    (
-                        exit,
-                        verified,
-                        format!(
-                            "{} removed from {}: {} change(s) applied, {}",
-                            doc.script,
-                            doc.host,
-                            doc.applied.len(),
-                            if verified {
-                                "verified through the public URL"
-                            } else {
-                                "NOT verified through the public URL"
-                            }
-                        ),
-                    )
+                    let what = format!("{} removed from {}", doc.script, doc.host);
+                    summarize(exit, what, doc.applied.len(), &doc.verification)
                 })
         }
     };
@@ -332,6 +304,26 @@ async fn change(
         // The chain says why (refused, partly applied, the API); it has no secret in it.
         Err(e) => (Outcome::Failed, excerpt(&sanitize(&format!("{e:#}")), 500)),
     }
+}
+
+/// A change's exit, whether it was verified, and its one-line summary.
+fn summarize(
+    exit: Exit,
+    what: String,
+    applied: usize,
+    verification: &crate::report::deployment::Verification,
+) -> (Exit, bool, String) {
+    let verified = verification.verified == Some(true);
+    let how = if verified {
+        "verified through the public URL"
+    } else {
+        "NOT verified through the public URL"
+    };
+    (
+        exit,
+        verified,
+        format!("{what}: {applied} change(s) applied, {how}"),
+    )
 }
 
 /// What happens to each notification's outcome: a failure is a warning on stderr and a journal
