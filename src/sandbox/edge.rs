@@ -2,8 +2,10 @@
 //! public host by its `Host` header the way the real edge decides. With a Worker route (as the
 //! sandbox API records it) the request runs the uploaded script, with its uploaded bindings, in
 //! workerd; without one it goes through the record's CNAME target, resolved on the sandbox DNS
-//! server, and answers 530 / `error code: 1016` when the target does not resolve. It is not
-//! Cloudflare: it imitates the few behaviours the drill needs.
+//! server, and answers as Cloudflare does when it cannot get a response: 530 / `error code:
+//! 1016` when the target does not resolve, 521 when the platform refuses the connection, 524
+//! when no response headers come within the origin timeout (100 s, as on Cloudflare; a test may
+//! shorten it). It is not Cloudflare: it imitates the few behaviours the drill needs.
 //!
 //! The Workers it runs send their own fetches through the edge's egress listener, as on
 //! Cloudflare: a subrequest to a host of the zone goes to the origin its DNS record names (the
@@ -55,6 +57,9 @@ struct Shared {
     runtimes: tokio::sync::Mutex<HashMap<String, Running>>,
     rays: AtomicU64,
     started: AtomicU64,
+    /// How long the platform path may take to send response headers before the edge answers
+    /// 524, in ms (Cloudflare's default: 100 s).
+    origin_timeout_ms: AtomicU64,
 }
 
 struct Running {
@@ -92,6 +97,7 @@ impl Edge {
             runtimes: tokio::sync::Mutex::new(HashMap::new()),
             rays: AtomicU64::new(rand::random::<u32>() as u64),
             started: AtomicU64::new(0),
+            origin_timeout_ms: AtomicU64::new(ORIGIN_TIMEOUT.as_millis() as u64),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let out = Router::new().fallback(egress).with_state(shared.clone());
@@ -119,6 +125,14 @@ impl Edge {
             .lock()
             .expect("edge platforms lock")
             .insert(target.to_ascii_lowercase(), port);
+    }
+
+    /// How long the platform path may take to send response headers before the edge gives up
+    /// with 524 (100 s by default, as on Cloudflare); shorter for a test.
+    pub fn set_origin_timeout(&self, timeout: Duration) {
+        self.shared
+            .origin_timeout_ms
+            .store(timeout.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// How many workerd runtimes the edge has started so far.
@@ -298,11 +312,31 @@ impl Shared {
             .expect("edge platforms lock")
             .get(&target)
             .copied();
-        match port {
-            Some(port) => forward(req, SocketAddr::new(ip, port)).await,
-            None => edge_error(521, 521, "web server is down"),
+        let Some(port) = port else {
+            return edge_error(521, 521, "web server is down");
+        };
+        // As Cloudflare answers when it cannot get a response from the origin: 521 when the
+        // connection is refused, 524 when no response headers come in time.
+        let timeout = Duration::from_millis(self.origin_timeout_ms.load(Ordering::SeqCst));
+        let mut req = req;
+        match tokio::time::timeout(timeout, try_forward(&mut req, SocketAddr::new(ip, port))).await
+        {
+            Ok(Ok(resp)) => resp,
+            Ok(Err(e)) if refused(&e) => edge_error(521, 521, "web server is down"),
+            Ok(Err(e)) => edge_error(502, 502, &format!("{e:#}")),
+            Err(_) => edge_error(524, 524, "a timeout occurred"),
         }
     }
+}
+
+/// Cloudflare's time to wait for an origin's response headers before answering 524.
+const ORIGIN_TIMEOUT: Duration = Duration::from_secs(100);
+
+fn refused(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+    })
 }
 
 /// An uploaded binding as workerd takes it; kinds the drill does not use are left out.

@@ -419,3 +419,36 @@ fn drill_with_the_watch_doing_the_work() {
         ]
     );
 }
+
+/// The stand-in edge answers for a platform path it cannot get a response from as Cloudflare
+/// does, for users and for a Worker's own fetches alike: 524 when the app takes the request and
+/// sends no headers within the origin timeout (100 s on Cloudflare, shortened here), 521 when
+/// the platform's router refuses the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_answers_524_and_521_as_cloudflare_does() {
+    let Some(bin) = workerd_binary() else {
+        return;
+    };
+    let world = ::failover::sandbox::world::World::start(bin).await.unwrap();
+    assert_eq!(world.visit("/health").await.unwrap().status, 200);
+
+    world
+        .edge
+        .set_origin_timeout(std::time::Duration::from_millis(300));
+    world.origin.set_stalled(true);
+    let hung = world.visit("/health").await.unwrap();
+    assert_eq!(hung.status, 524, "{hung:?}");
+    assert!(hung.body.starts_with("error code: 524"), "{hung:?}");
+    world.origin.set_stalled(false);
+
+    // The target's router now listens nowhere: a port bound and let go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    world.edge.add_platform(&world.target, closed);
+    let refused = world.visit("/health").await.unwrap();
+    assert_eq!(refused.status, 521, "{refused:?}");
+    assert!(refused.body.starts_with("error code: 521"), "{refused:?}");
+}
